@@ -1,0 +1,99 @@
+"""A read-only job admin whose actions only offer the state machine's transitions."""
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from jobs import services
+from jobs.errors import ApplicationError
+from jobs.models import Job, JobAttempt, JobStatus, Worker
+
+
+class JobAttemptInline(admin.TabularInline):
+    model = JobAttempt
+    extra = 0
+    can_delete = False
+    fields = ("number", "outcome", "worker_id", "started_at", "finished_at", "error_type", "error_message")
+    readonly_fields = fields
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "actor_name",
+        "queue_name",
+        "status_badge",
+        "attempts",
+        "progress",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "queue_name", "actor_name")
+    search_fields = ("=id", "actor_name", "idempotency_key", "error_message")
+    date_hierarchy = "created_at"
+    list_select_related = ("parent",)
+    show_full_result_count = False  # no COUNT(*) over a million rows per page
+    ordering = ("-created_at", "-id")
+    inlines = [JobAttemptInline]
+    actions = ["retry_jobs", "cancel_jobs"]
+    readonly_fields = [f.name for f in Job._meta.fields]
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj):
+        colour = {JobStatus.SUCCEEDED: "green", JobStatus.FAILED: "#c53030", JobStatus.RUNNING: "#2b6cb0"}.get(
+            obj.status, "#555"
+        )
+        return format_html('<b style="color:{}">{}</b>', colour, obj.get_status_display())
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # views only; state changes go through the actions
+
+    @admin.action(description="Retry selected failed or cancelled jobs", permissions=["retry"])
+    def retry_jobs(self, request, queryset):
+        count = services.jobs_retry_bulk(queryset)
+        self.message_user(request, f"Retried {count} job(s).", messages.SUCCESS)
+
+    @admin.action(description="Cancel selected waiting or running jobs", permissions=["retry"])
+    def cancel_jobs(self, request, queryset):
+        done, refused = 0, 0
+        for job_id in queryset.values_list("pk", flat=True):
+            try:
+                services.job_cancel(job_id=job_id)
+                done += 1
+            except ApplicationError:
+                refused += 1
+        self.message_user(request, f"Cancelled {done} job(s); {refused} had already finished.", messages.INFO)
+
+    def has_retry_permission(self, request):
+        return request.user.is_staff
+
+
+@admin.register(Worker)
+class WorkerAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "queues",
+        "threads",
+        "started_at",
+        "heartbeat_at",
+        "stopped_at",
+        "running_jobs",
+        "jobs_succeeded",
+        "jobs_failed",
+    )
+    list_filter = ("hostname",)
+    search_fields = ("id", "hostname")
+    readonly_fields = [f.name for f in Worker._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,154 @@
+"""The jobs API: thin views over services (writes) and selectors (reads)."""
+
+from django.db.models import Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import IsAdminUser, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from jobs import selectors, services
+from jobs.errors import NotFound
+from jobs.serializers import JobBulkRetryInput, JobDetailOutput, JobFilterInput, JobOutput, JobSubmitInput
+
+
+class JobCursorPagination(CursorPagination):
+    """Keyset pagination on (created_at, id): constant cost at any depth of a million rows."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class StaffForWrites(IsAuthenticated):
+    """Anyone signed in may read; only staff may submit, cancel or retry."""
+
+    def has_permission(self, request, view):
+        if not super().has_permission(request, view):
+            return False
+        return request.method in ("GET", "HEAD", "OPTIONS") or request.user.is_staff
+
+
+class JobListApi(APIView):
+    permission_classes = [StaffForWrites]
+
+    @extend_schema(
+        parameters=[JobFilterInput],
+        responses=JobOutput(many=True),
+        summary="List jobs (filters, cursor pagination)",
+    )
+    def get(self, request):
+        filters = JobFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = dict(filters.validated_data)
+        if "status" in data:
+            data["status"] = sorted(data["status"])
+        paginator = JobCursorPagination()
+        page = paginator.paginate_queryset(selectors.job_list(**data), request, view=self)
+        return paginator.get_paginated_response(JobOutput(page, many=True).data)
+
+    @extend_schema(request=JobSubmitInput, responses={201: JobOutput, 200: JobOutput}, summary="Submit a job")
+    def post(self, request):
+        payload = JobSubmitInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        submitted = services.job_submit(
+            actor_name=data["actor"],
+            args=data["args"],
+            kwargs=data["kwargs"],
+            queue=data["queue"],
+            priority=data["priority"],
+            eta=data["eta"],
+            idempotency_key=data["idempotency_key"],
+            max_retries=data["max_retries"],
+        )
+        return Response(JobOutput(submitted.job).data, status=201 if submitted.created else 200)
+
+
+class JobDetailApi(APIView):
+    @extend_schema(responses=JobDetailOutput, summary="A job with every attempt")
+    def get(self, request, job_id):
+        job = selectors.job_get(job_id)
+        if job is None:
+            raise NotFound(f"Job {job_id} does not exist.")
+        return Response(JobDetailOutput(job).data)
+
+
+class JobCancelApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=None, responses=JobOutput, summary="Cancel a waiting or running job (409 if finished)")
+    def post(self, request, job_id):
+        return Response(JobOutput(services.job_cancel(job_id=job_id)).data)
+
+
+class JobRetryApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=None, responses=JobOutput, summary="Retry a failed or cancelled job (409 otherwise)")
+    def post(self, request, job_id):
+        return Response(JobOutput(services.job_retry(job_id=job_id)).data)
+
+
+class JobBulkRetryApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=JobBulkRetryInput,
+        responses=inline_serializer("BulkRetryOutput", {"retried": serializers.IntegerField()}),
+        summary="Retry every failed (or cancelled) job that matches a filter",
+        operation_id="jobs_bulk_retry",
+    )
+    def post(self, request):
+        payload = JobBulkRetryInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        error_type = data.pop("error_type", None)
+        qs = selectors.job_list(**data)
+        if error_type:
+            qs = qs.filter(Q(error_type=error_type))
+        return Response({"retried": services.jobs_retry_bulk(qs)})
+
+
+class JobStatsApi(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("window_minutes", int, required=False)],
+        responses=inline_serializer(
+            "JobStats",
+            {
+                "by_status": serializers.DictField(child=serializers.IntegerField()),
+                "by_queue": serializers.DictField(),
+                "throughput_per_minute": serializers.ListField(child=serializers.DictField()),
+                "wait_seconds": serializers.DictField(),
+                "run_seconds": serializers.DictField(),
+                "window_minutes": serializers.IntegerField(),
+            },
+        ),
+        summary="Counts, throughput per minute and wait/run percentiles",
+    )
+    def get(self, request):
+        try:
+            window = min(max(int(request.query_params.get("window_minutes", 60)), 1), 24 * 60)
+        except ValueError:
+            window = 60
+        return Response(selectors.job_stats(window_minutes=window))
+
+
+class QueueListApi(APIView):
+    @extend_schema(responses=inline_serializer("Queue", {"name": serializers.CharField()}, many=True))
+    def get(self, request):
+        return Response(selectors.queue_overview())
+
+
+class WorkerListApi(APIView):
+    @extend_schema(responses=inline_serializer("WorkerInfo", {"id": serializers.CharField()}, many=True))
+    def get(self, request):
+        return Response(selectors.worker_overview())
+
+
+class ActorListApi(APIView):
+    @extend_schema(responses=inline_serializer("ActorInfo", {"name": serializers.CharField()}, many=True))
+    def get(self, request):
+        return Response(selectors.actor_overview())

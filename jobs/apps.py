@@ -1,0 +1,25 @@
+import os
+from importlib import import_module
+
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class JobsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "jobs"
+    verbose_name = "Job engine"
+
+    def ready(self):
+        import dramatiq
+
+        from jobs.registry import QUEUES
+
+        broker = dramatiq.get_broker()
+        for queue in QUEUES:
+            broker.declare_queue(queue)
+        # Every process (web, worker, scheduler) knows every actor: the API validates names.
+        autodiscover_modules("actors")
+
+        for module in filter(None, os.environ.get("JOBS_EXTRA_ACTOR_MODULES", "").split(",")):
+            import_module(module.strip())

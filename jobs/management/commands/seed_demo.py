@@ -1,0 +1,19 @@
+"""Demo data so that a new user sees the platform at work at once (other apps extend it)."""
+
+from django.core.management.base import BaseCommand
+
+from jobs import services
+from jobs.models import Job
+
+
+class Command(BaseCommand):
+    help = "Loads demo data: a few jobs of each kind (skipped when jobs exist already)."
+
+    def handle(self, **options):
+        if Job.objects.exists():
+            self.stdout.write("Demo data: jobs exist already, nothing added.")
+            return
+        services.submit("echo", "hello", greeting="world", idempotency_key="demo-echo")
+        services.submit("countdown", 20, idempotency_key="demo-countdown")
+        services.job_submit_many(actor_name="noop", calls=[([], {}) for _ in range(20)])
+        self.stdout.write("Demo data: submitted 22 demo jobs (echo, countdown, noop).")

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from jobs import apis
+
+urlpatterns = [
+    path("jobs", apis.JobListApi.as_view(), name="job-list"),
+    path("jobs/stats", apis.JobStatsApi.as_view(), name="job-stats"),
+    path("jobs/retry", apis.JobBulkRetryApi.as_view(), name="job-bulk-retry"),
+    path("jobs/<str:job_id>", apis.JobDetailApi.as_view(), name="job-detail"),
+    path("jobs/<str:job_id>/cancel", apis.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<str:job_id>/retry", apis.JobRetryApi.as_view(), name="job-retry"),
+    path("queues", apis.QueueListApi.as_view(), name="queue-list"),
+    path("workers", apis.WorkerListApi.as_view(), name="worker-list"),
+    path("actors", apis.ActorListApi.as_view(), name="actor-list"),
+]

@@ -1,0 +1,53 @@
+import os
+import uuid
+
+import dramatiq
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+# Every test run gets Redis keys of its own: nothing of a developer's (or another run's) is touched.
+TEST_NAMESPACE = os.environ.get("DRAMATIQ_TEST_NAMESPACE") or f"test-{uuid.uuid4().hex[:10]}"
+os.environ["DRAMATIQ_NAMESPACE"] = TEST_NAMESPACE
+os.environ.setdefault("JOBS_EXTRA_ACTOR_MODULES", "tests.integration.actors")
+
+
+def pytest_configure(config):
+    import tests.integration.actors  # noqa: F401  (the test actors are known to the API too)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def redis_namespace():
+    broker = dramatiq.get_broker()
+    previous = broker.namespace
+    broker.namespace = TEST_NAMESPACE
+    yield TEST_NAMESPACE
+    client = broker.client
+    keys = list(client.scan_iter(match=f"{TEST_NAMESPACE}*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+    broker.namespace = previous
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user("staff", password="pw-staff-123", is_staff=True)
+
+
+@pytest.fixture
+def reader_user(db):
+    return get_user_model().objects.create_user("reader", password="pw-reader-123")
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    client = APIClient()
+    client.force_authenticate(staff_user)
+    return client
+
+
+@pytest.fixture
+def reader_client(reader_user):
+    client = APIClient()
+    client.force_authenticate(reader_user)
+    return client

@@ -1,0 +1,89 @@
+"""Actors for the integration tests; worker processes load them through JOBS_EXTRA_ACTOR_MODULES."""
+
+import os
+import signal
+import time
+
+import dramatiq
+
+from jobs.context import current_job
+from jobs.registry import job_actor
+from jobs.retry import Exponential, Fixed
+
+
+def executions_key() -> str:
+    return f"{dramatiq.get_broker().namespace}:test-executions"
+
+
+def _count_execution() -> None:
+    job = current_job()
+    dramatiq.get_broker().client.hincrby(executions_key(), job.job_id, 1)
+
+
+@job_actor(actor_name="t.record", retry=Fixed(max_retries=3, min_delay=0.5))
+def record(n=0):
+    _count_execution()
+    return n
+
+
+@job_actor(actor_name="t.always_fail", retry=Exponential(max_retries=3, min_delay=0.5, jitter=False))
+def always_fail():
+    _count_execution()
+    raise ValueError(f"deliberate failure {current_job().attempt}")
+
+
+@job_actor(actor_name="t.permanent_fail", retry=Fixed(max_retries=5))
+def permanent_fail():
+    from jobs.errors import PermanentError
+
+    raise PermanentError("cannot be fixed by retrying")
+
+
+@job_actor(actor_name="t.long_cooperative", retry=Fixed(max_retries=0))
+def long_cooperative(seconds=60, step=0.2):
+    job = current_job()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job.progress(50, "working")
+        time.sleep(step)
+    return "finished"
+
+
+@job_actor(actor_name="t.slow", retry=Fixed(max_retries=3, min_delay=0.2))
+def slow(seconds=3.0):
+    """Sleeps, then counts its completion: a worker killed midway must not count it."""
+    time.sleep(seconds)
+    _count_execution()
+    return "done"
+
+
+@job_actor(actor_name="t.kill_worker", retry=Fixed(max_retries=2, min_delay=0.2))
+def kill_worker():
+    _count_execution()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@job_actor(actor_name="t.soft_limited", retry=Fixed(max_retries=0), soft_time_limit=1, time_limit=4)
+def soft_limited():
+    """Cleans up when the soft limit strikes, then stops."""
+    from jobs.errors import SoftTimeLimitExceeded
+
+    try:
+        for _ in range(100):
+            time.sleep(0.1)
+    except SoftTimeLimitExceeded:
+        dramatiq.get_broker().client.hset(executions_key(), f"cleanup:{current_job().job_id}", 1)
+        raise
+
+
+@job_actor(actor_name="t.hard_limited", retry=Fixed(max_retries=0), soft_time_limit=60, time_limit=1.5)
+def hard_limited():
+    for _ in range(100):
+        time.sleep(0.1)
+
+
+@job_actor(actor_name="t.abortable", retry=Fixed(max_retries=0), abortable=True)
+def abortable(seconds=60):
+    """Never checks for cancellation itself: only an abort stops it."""
+    for _ in range(int(seconds * 10)):
+        time.sleep(0.1)

@@ -1,0 +1,149 @@
+"""Real worker processes against the real test database and Redis."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from jobs.models import Job, Worker
+
+BASE_DIR = Path(settings.BASE_DIR)
+LOG_DIR = BASE_DIR / "var" / "test-logs"
+
+# Fast engine timings for the tests (defaults are for production).
+FAST_ENGINE_ENV = {
+    "JOBS_HEARTBEAT_INTERVAL": "0.5",
+    "JOBS_HEARTBEAT_TIMEOUT": "4",
+    "JOBS_MAINTENANCE_INTERVAL": "1",
+    "JOBS_RELAY_GRACE": "1",
+    "dramatiq_worker_timeout": "100",
+    "dramatiq_restart_delay": "500",
+}
+
+
+def test_database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.1, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+
+
+class WorkerProcess:
+    """``manage.py run_worker`` in its own process group, with its log in var/test-logs."""
+
+    def __init__(self, name: str, *, processes=1, threads=4, queues=None, env=None):
+        self.name = name
+        self.processes = processes
+        self.threads = threads
+        self.queues = queues
+        self.env = env or {}
+        self.proc = None
+
+    def start(self) -> "WorkerProcess":
+        LOG_DIR.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            **FAST_ENGINE_ENV,
+            "DATABASE_URL": test_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "PYTHONUNBUFFERED": "1",
+            **self.env,
+        }
+        self.log_path = LOG_DIR / f"{self.name}.log"
+        self.log = open(self.log_path, "ab")
+        argv = [sys.executable, "manage.py", "run_worker", "-p", str(self.processes), "-t", str(self.threads)]
+        if self.queues:
+            argv += ["--queues", *self.queues]
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    def pool_children(self) -> list[psutil.Process]:
+        """The dramatiq worker processes (children of the dramatiq parent)."""
+        try:
+            supervisor = psutil.Process(self.proc.pid)
+            return [p for p in supervisor.children(recursive=True) if p.parent().pid != supervisor.pid]
+        except psutil.NoSuchProcess:
+            return []
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        known = set(self.pool_children_pids())
+
+        def ready():
+            pids = self.pool_children_pids()
+            return pids and Worker.objects.filter(pid__in=pids, stopped_at__isnull=True).count() >= len(pids)
+
+        wait_for(ready, timeout=timeout, message=f"worker {self.name} to heartbeat (log {self.log_path})")
+        return known
+
+    def pool_children_pids(self) -> list[int]:
+        return [p.pid for p in self.pool_children()]
+
+    def kill_child(self) -> int:
+        child = self.pool_children()[0]
+        child.send_signal(signal.SIGKILL)
+        return child.pid
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        self.log.close()
+
+
+@pytest.fixture
+def start_worker(request):
+    started = []
+
+    def start(**kwargs):
+        worker = WorkerProcess(f"{request.node.name}-{len(started)}", **kwargs).start()
+        started.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def job_status(job_id) -> str:
+    return Job.objects.values_list("status", flat=True).get(pk=job_id)
+
+
+def wait_status(job_id, statuses, *, timeout: float):
+    statuses = {statuses} if isinstance(statuses, str) else set(statuses)
+    return wait_for(
+        lambda: job_status(job_id) in statuses and Job.objects.get(pk=job_id),
+        timeout=timeout,
+        interval=0.1,
+        message=f"job {job_id} to reach {statuses}",
+    )
