@@ -25,7 +25,7 @@ run: setup
 	$(PY) manage.py ensure_admin && \
 	$(PY) manage.py seed_demo && \
 	echo "Dashboard: http://127.0.0.1:8000/  (API docs: http://127.0.0.1:8000/api/docs/)" && \
-	WEB_BIND=127.0.0.1 WORKER_PROCESSES=$${WORKER_PROCESSES:-1} $(VENV)/bin/honcho -f Procfile start -p 8000 web worker scheduler
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" WEB_BIND=127.0.0.1 WORKER_PROCESSES=$${WORKER_PROCESSES:-1} $(VENV)/bin/honcho -f Procfile start -p 8000 web worker scheduler
 
 test: setup lint
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \

@@ -214,6 +214,7 @@ SPECTACULAR_SETTINGS = {
         "JobStatusEnum": "jobs.models.JobStatus",
         "RetryableStatusEnum": [("failed", "Failed"), ("cancelled", "Cancelled")],
         "HealthStatusEnum": [("ok", "ok"), ("unavailable", "unavailable")],
+        "ReportStatusEnum": "reports.models.ReportStatus",
     },
 }
 

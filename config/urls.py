@@ -7,6 +7,8 @@ from config import health
 api_v1 = [
     path("health", health.HealthApi.as_view(), name="health"),
     path("", include("jobs.urls")),
+    path("", include("jobs.scheduling.urls")),
+    path("", include("reports.urls")),
 ]
 
 urlpatterns = [
@@ -15,5 +17,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("reports/", include("reports.page_urls")),
     path("", include("jobs.page_urls")),
 ]

@@ -97,3 +97,6 @@ class WorkerAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+import jobs.scheduling.admin  # noqa

@@ -159,3 +159,6 @@ class Worker(models.Model):
 
     def __str__(self):
         return self.id
+
+
+from jobs.scheduling.models import Schedule, ScheduleRun  # noqa

@@ -17,7 +17,11 @@ from jobs import registry
 from jobs.models import Job, JobStatus, Worker
 
 S = JobStatus
-SCHEDULER_HEARTBEAT_KEY = "platform:scheduler:heartbeat"
+
+
+def scheduler_heartbeat_key() -> str:
+    """Namespaced like the broker's keys, so that test runs never see each other's schedulers."""
+    return f"{dramatiq.get_broker().namespace}:scheduler:heartbeat"
 
 
 def job_list(*, status=None, actor=None, queue=None, created_after=None, created_before=None, search=None) -> QuerySet:
@@ -190,7 +194,7 @@ def actor_overview() -> list[dict]:
 
 def scheduler_status() -> dict:
     try:
-        raw = _redis().get(SCHEDULER_HEARTBEAT_KEY)
+        raw = _redis().get(scheduler_heartbeat_key())
     except Exception as exc:
         return {"ok": False, "detail": f"redis unavailable: {exc}"}
     if not raw:

@@ -463,6 +463,6 @@ def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on
         with transaction.atomic():
             JobAttempt.objects.filter(job_id__in=ids).delete()
             Job.objects.filter(parent_id__in=ids).update(parent=None)
-            total += Job.objects.filter(pk__in=ids).delete()[0]
+            total += Job.objects.filter(pk__in=ids).delete()[1].get(Job._meta.label, 0)
         if on_batch:
             on_batch(total)

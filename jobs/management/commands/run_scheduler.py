@@ -1,50 +1,52 @@
-"""The scheduler process: periodic engine maintenance on APScheduler, with a heartbeat in Redis.
+"""The scheduler process (the Procfile's ``scheduler``): fires the schedules kept in the database.
 
-Runs job recovery (relay pending jobs, reap dead workers' jobs) every 30 s and marks itself
-alive for the health check. Database-kept, editable schedules come with the scheduler issue.
+Run as many as you like: the one holding the leader lease in Redis is active, the others stand by
+and take over within the lease (15 s) plus a second when it dies. Every one writes the scheduler
+heartbeat that the health check reads. Edits to schedules are picked up within the sync interval
+without a restart. Job recovery (relay, reaper) is the built-in "jobs.recover" schedule.
 """
 
-import logging
+import os
 import signal
-import time
 
-import dramatiq
-from apscheduler.schedulers.blocking import BlockingScheduler
-from django.core.management.base import BaseCommand
-from django.db import close_old_connections
+from django.core.management.base import BaseCommand, CommandError
 
-from jobs import recovery
-from jobs.selectors import SCHEDULER_HEARTBEAT_KEY
-
-logger = logging.getLogger(__name__)
+from jobs.scheduling.runner import DEFAULT_LEASE, DEFAULT_SYNC_INTERVAL, SchedulerRunner
 
 
-def heartbeat():
+def _env_float(name: str, default: float) -> float:
     try:
-        dramatiq.get_broker().client.set(SCHEDULER_HEARTBEAT_KEY, str(time.time()), ex=120)
-    except Exception as exc:
-        logger.warning("Scheduler heartbeat failed: %s", exc)
-
-
-def recover():
-    close_old_connections()
-    try:
-        logger.info("Recovery: %s", recovery.recover())
-    finally:
-        close_old_connections()
+        return float(os.environ.get(name, default))
+    except ValueError:
+        raise CommandError(f"{name} must be a number of seconds") from None
 
 
 class Command(BaseCommand):
-    help = "Runs the scheduler process."
+    help = "Runs a scheduler process (active or standby) that fires the database's schedules."
 
-    def handle(self, **options):
-        scheduler = BlockingScheduler(timezone="UTC")
-        scheduler.add_job(heartbeat, "interval", seconds=5, id="heartbeat")
-        scheduler.add_job(recover, "interval", seconds=30, id="recover", max_instances=1, coalesce=True)
-        heartbeat()
-        signal.signal(signal.SIGTERM, lambda *a: scheduler.shutdown(wait=False))
-        self.stdout.write("Scheduler started.")
-        try:
-            scheduler.start()
-        except (KeyboardInterrupt, SystemExit):
-            pass
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--sync-interval",
+            type=float,
+            default=_env_float("SCHEDULER_SYNC_INTERVAL", DEFAULT_SYNC_INTERVAL),
+            help="Seconds between reloads of the schedules (env SCHEDULER_SYNC_INTERVAL, default 5)",
+        )
+        parser.add_argument(
+            "--lease",
+            type=float,
+            default=_env_float("SCHEDULER_LEASE_SECONDS", DEFAULT_LEASE),
+            help="Seconds the leader lease lasts without renewal (env SCHEDULER_LEASE_SECONDS, default 15)",
+        )
+
+    def handle(self, *, sync_interval, lease, **options):
+        if sync_interval <= 0:
+            raise CommandError("--sync-interval must be above 0 seconds")
+        if lease < 3:
+            raise CommandError("--lease must be at least 3 seconds")
+        runner = SchedulerRunner(sync_interval=sync_interval, lease=lease)
+        signal.signal(signal.SIGTERM, lambda *args: runner.stop())
+        signal.signal(signal.SIGINT, lambda *args: runner.stop())
+        self.stdout.write(f"Scheduler {runner.identity} started (sync every {sync_interval:g} s, lease {lease:g} s).")
+        self.stdout.flush()
+        runner.run()
+        self.stdout.write("Scheduler stopped.")

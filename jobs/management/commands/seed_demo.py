@@ -10,6 +10,9 @@ class Command(BaseCommand):
     help = "Loads demo data: a few jobs of each kind (skipped when jobs exist already)."
 
     def handle(self, **options):
+        from reports.services import seed_demo_data
+
+        self.stdout.write(f"Demo data: store polls: {seed_demo_data()}")
         if Job.objects.exists():
             self.stdout.write("Demo data: jobs exist already, nothing added.")
             return

@@ -1,0 +1,169 @@
+"""Admin of schedules: edits go through the services; the rule is shown in words with its next fire times."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
+
+from jobs import registry
+from jobs.errors import ApplicationError
+from jobs.scheduling import selectors, services
+from jobs.scheduling.models import Schedule
+
+# Service field (API name in errors) → form field.
+ERROR_FIELD_TO_FORM = {"actor": "actor_name", "queue": "queue_name"}
+
+
+class ScheduleAdminForm(forms.ModelForm):
+    class Meta:
+        model = Schedule
+        fields = list(services.EDITABLE_FIELDS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "actor_name" in self.fields:
+            self.fields["actor_name"].help_text = "Registered actors: " + ", ".join(registry.actor_names())
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        # Empty JSON and text boxes mean "none", as in the API.
+        for field, empty in (("args", []), ("kwargs", {}), ("queue_name", ""), ("description", "")):
+            if cleaned.get(field) in (None, ""):
+                cleaned[field] = empty
+        cleaned["cron"] = (cleaned.get("cron") or "").strip()
+        values = {field: cleaned.get(field) for field in services.EDITABLE_FIELDS}
+        check_actor = (
+            self.instance.pk is None
+            or "actor_name" in self.changed_data
+            or (values["enabled"] and not self.instance.enabled)
+        )
+        try:
+            services.validate_fields(values, check_actor_name=check_actor)
+        except ApplicationError as exc:
+            field = (exc.details or {}).get("field")
+            target = ERROR_FIELD_TO_FORM.get(field, field)
+            self.add_error(target if target in self.fields else None, exc.message)
+        return cleaned
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(admin.ModelAdmin):
+    form = ScheduleAdminForm
+    list_display = ["name", "actor_name", "rule_in_words", "enabled", "next_run_at", "last_run_at", "last_job_status"]
+    list_filter = ["enabled", "actor_name", "queue_name"]
+    search_fields = ["name", "actor_name", "description"]
+    list_select_related = ["last_job"]
+    readonly_fields = [
+        "rule_in_words",
+        "next_five_fire_times",
+        "last_run_at",
+        "next_run_at",
+        "last_job_link",
+        "recent_runs",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "enabled"]}),
+        ("What runs", {"fields": ["actor_name", "args", "kwargs", "queue_name", "priority"]}),
+        (
+            "When",
+            {"fields": ["cron", "interval_seconds", "timezone", "rule_in_words", "next_five_fire_times"]},
+        ),
+        ("Policies", {"fields": ["overlap", "misfire_grace_seconds", "coalesce"]}),
+        (
+            "Runs",
+            {"fields": ["next_run_at", "last_run_at", "last_job_link", "recent_runs", "created_at", "updated_at"]},
+        ),
+    ]
+    actions = ["pause_selected", "resume_selected", "run_selected_now"]
+
+    @admin.display(description="Rule")
+    def rule_in_words(self, schedule):
+        return selectors.trigger_in_words(schedule) if schedule.pk else "-"
+
+    @admin.display(description="Next five fire times (UTC)")
+    def next_five_fire_times(self, schedule):
+        if not schedule.pk:
+            return "-"
+        times = selectors.upcoming_fire_times(schedule, count=5)
+        if not times:
+            return "never"
+        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((t.isoformat(),) for t in times)))
+
+    @admin.display(description="Last job status", ordering="last_job__status")
+    def last_job_status(self, schedule):
+        return schedule.last_job.status if schedule.last_job_id else "-"
+
+    @admin.display(description="Last job")
+    def last_job_link(self, schedule):
+        if not schedule.last_job_id:
+            return "-"
+        return _job_link(schedule.last_job_id, f"{schedule.last_job_id} ({schedule.last_job.status})")
+
+    @admin.display(description="Recent runs")
+    def recent_runs(self, schedule):
+        if not schedule.pk:
+            return "-"
+        runs = selectors.schedule_runs(schedule.pk, limit=10)
+        if not runs:
+            return "none yet"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} {} {}</li>",
+                (
+                    (run.fire_time.isoformat(), "(manual)" if run.manual else "", _job_link(run.job_id, run.job.status))
+                    for run in runs
+                ),
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        fields = {field: form.cleaned_data[field] for field in services.EDITABLE_FIELDS if field in form.cleaned_data}
+        if change:
+            saved = services.schedule_update(schedule_id=obj.pk, **fields)
+        else:
+            saved = services.schedule_create(**fields)
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        services.schedule_delete(schedule_id=obj.pk)
+
+    def delete_queryset(self, request, queryset):
+        for schedule_id in queryset.values_list("pk", flat=True):
+            services.schedule_delete(schedule_id=schedule_id)
+
+    @admin.action(description="Pause selected schedules")
+    def pause_selected(self, request, queryset):
+        self._each(request, queryset, services.schedule_pause, "Paused")
+
+    @admin.action(description="Resume selected schedules")
+    def resume_selected(self, request, queryset):
+        self._each(request, queryset, services.schedule_resume, "Resumed")
+
+    @admin.action(description="Run selected schedules now")
+    def run_selected_now(self, request, queryset):
+        self._each(request, queryset, services.schedule_run_now, "Started")
+
+    def _each(self, request, queryset, service, verb):
+        done = 0
+        for schedule_id, name in queryset.values_list("pk", "name"):
+            try:
+                service(schedule_id=schedule_id)
+                done += 1
+            except ApplicationError as exc:
+                self.message_user(request, f"{name}: {exc.message}", level=messages.WARNING)
+        if done:
+            self.message_user(request, f"{verb} {done} schedule(s).")
+
+
+def _job_link(job_id, text):
+    try:
+        return format_html('<a href="{}">{}</a>', reverse("admin:jobs_job_change", args=[job_id]), text)
+    except NoReverseMatch:
+        return text

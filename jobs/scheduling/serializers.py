@@ -1,0 +1,91 @@
+"""Input and output shapes of the schedules API. Field checks beyond types live in the services."""
+
+from rest_framework import serializers
+
+from jobs.scheduling import selectors
+from jobs.scheduling.models import OverlapPolicy, Schedule, ScheduleRun
+
+# API name → model/service name.
+INPUT_TO_FIELD = {"actor": "actor_name", "queue": "queue_name"}
+
+
+class ScheduleInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    actor = serializers.CharField(max_length=200)
+    args = serializers.JSONField(required=False, default=list)
+    kwargs = serializers.JSONField(required=False, default=dict)
+    cron = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    interval_seconds = serializers.IntegerField(required=False, allow_null=True, default=None)
+    timezone = serializers.CharField(max_length=64, required=False, default="UTC")
+    enabled = serializers.BooleanField(required=False, default=True)
+    queue = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    priority = serializers.IntegerField(required=False, default=0)
+    overlap = serializers.ChoiceField(choices=OverlapPolicy.choices, required=False, default=OverlapPolicy.SKIP)
+    misfire_grace_seconds = serializers.IntegerField(required=False, default=300)
+    coalesce = serializers.BooleanField(required=False, default=True)
+
+    def to_service_kwargs(self) -> dict:
+        """The validated data under the services' argument names (only the fields sent, when partial)."""
+        return {INPUT_TO_FIELD.get(name, name): value for name, value in self.validated_data.items()}
+
+
+class LastJobOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    finished_at = serializers.DateTimeField()
+
+
+class ScheduleOutput(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_name")
+    queue = serializers.CharField(source="queue_name")
+    trigger_description = serializers.SerializerMethodField()
+    last_job = LastJobOutput(allow_null=True)
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id",
+            "name",
+            "description",
+            "actor",
+            "args",
+            "kwargs",
+            "cron",
+            "interval_seconds",
+            "timezone",
+            "trigger_description",
+            "enabled",
+            "queue",
+            "priority",
+            "overlap",
+            "misfire_grace_seconds",
+            "coalesce",
+            "last_run_at",
+            "next_run_at",
+            "last_job",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_trigger_description(self, schedule) -> str:
+        return selectors.trigger_in_words(schedule)
+
+
+class ScheduleRunOutput(serializers.ModelSerializer):
+    job_id = serializers.UUIDField()
+    job_status = serializers.CharField(source="job.status")
+
+    class Meta:
+        model = ScheduleRun
+        fields = ["fire_time", "manual", "job_id", "job_status", "created_at"]
+
+
+class ScheduleDetailOutput(ScheduleOutput):
+    upcoming_fire_times = serializers.SerializerMethodField()
+
+    class Meta(ScheduleOutput.Meta):
+        fields = [*ScheduleOutput.Meta.fields, "upcoming_fire_times"]
+
+    def get_upcoming_fire_times(self, schedule) -> list[str]:
+        return [moment.isoformat() for moment in selectors.upcoming_fire_times(schedule, count=5)]

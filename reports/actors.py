@@ -1,0 +1,43 @@
+"""The reports app's actors: thin, they take a report id and call a service."""
+
+from jobs.context import current_job
+from jobs.registry import job_actor
+from jobs.retry import Fixed
+from reports import services
+
+
+@job_actor(
+    actor_name="reports.generate_store_report",
+    queue_name="reports",
+    retry=Fixed(max_retries=1, min_delay=30),
+    soft_time_limit=600,
+    time_limit=900,
+)
+def generate_store_report(report_id: str):
+    """Computes a store uptime report from the database and writes its CSV."""
+    return services.store_report_generate(report_id=report_id, job=current_job())
+
+
+@job_actor(
+    actor_name="reports.generate_task_report",
+    queue_name="reports",
+    retry=Fixed(max_retries=1, min_delay=30),
+    soft_time_limit=600,
+    time_limit=900,
+)
+def generate_task_report(report_id: str):
+    """Computes a task execution report (per actor and queue) for a period."""
+    return services.task_report_generate(report_id=report_id, job=current_job())
+
+
+@job_actor(
+    actor_name="reports.request_daily_task_report",
+    queue_name="reports",
+    retry=Fixed(max_retries=2, min_delay=60),
+    soft_time_limit=60,
+    time_limit=120,
+)
+def request_daily_task_report():
+    """Requests a task execution report over the last 24 hours (the daily schedule's entry point)."""
+    report = services.report_request(kind="task_execution")
+    return {"report_id": str(report.id)}
