@@ -10,7 +10,7 @@ the figures against the targets, and drops the database again, whatever happened
 runs in a process of its own, so that its peak memory (max RSS) is its own.
 
 Targets: import < 30 s, report < 10 s (read, compute, write the CSV), peak memory < 1 GB.
-Data come from shared/tools/store_data_gen.py (STORE_DATA_GEN to point elsewhere).
+Data come from bench/store_data_gen.py, a copy of shared/tools/store_data_gen.py (STORE_DATA_GEN to point elsewhere).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-GENERATOR = Path(os.environ.get("STORE_DATA_GEN", BASE_DIR.parent / "shared" / "tools" / "store_data_gen.py"))
+GENERATOR = Path(os.environ.get("STORE_DATA_GEN", BASE_DIR / "bench" / "store_data_gen.py"))
 TARGETS = {"import_seconds": 30.0, "report_seconds": 10.0, "peak_mb": 1024.0}
 
 

@@ -179,6 +179,7 @@ JOBS = {
     "HEARTBEAT_TIMEOUT": env.float("JOBS_HEARTBEAT_TIMEOUT", default=12.0),
     "MAINTENANCE_INTERVAL": env.float("JOBS_MAINTENANCE_INTERVAL", default=3.0),
     "RELAY_GRACE": env.float("JOBS_RELAY_GRACE", default=10.0),
+    "LOST_MESSAGE_AGE": env.float("JOBS_LOST_MESSAGE_AGE", default=60.0),
     "RETENTION_DAYS": env.int("JOBS_RETENTION_DAYS", default=30),
     "MAX_ARGS_BYTES": env.int("JOBS_MAX_ARGS_BYTES", default=64 * 1024),
     "MAX_RESULT_BYTES": env.int("JOBS_MAX_RESULT_BYTES", default=64 * 1024),

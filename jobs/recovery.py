@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import dramatiq
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from dramatiq.common import dq_name
 
 from jobs import states
 from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
@@ -93,6 +95,52 @@ def reap_lost_jobs(*, limit: int = 200) -> int:
     return reaped
 
 
+def _broker_holds_messages(queue_name: str) -> bool:
+    """True if Redis holds any message of the queue: ready, delayed or delivered but not acked.
+
+    Dramatiq keeps every message in ``<ns>:<queue>.msgs`` (and ``<queue>.DQ.msgs``) until it is acked.
+    """
+    broker = dramatiq.get_broker()
+    namespace = broker.namespace
+    pipe = broker.client.pipeline()
+    pipe.hlen(f"{namespace}:{queue_name}.msgs")
+    pipe.hlen(f"{namespace}:{dq_name(queue_name)}.msgs")
+    return any(pipe.execute())
+
+
+def republish_lost_messages(*, older_than: float = 60.0, limit: int = 500) -> int:
+    """Queued jobs whose messages Redis no longer holds (a Redis restart without persistence):
+    publish them again under a new dispatch token, so a late original could never run twice."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    waiting = Job.objects.filter(status__in=(S.QUEUED, S.SCHEDULED), enqueued_at__lt=cutoff)
+    republished = 0
+    for queue_name in waiting.order_by().values_list("queue_name", flat=True).distinct():
+        if _broker_holds_messages(queue_name):
+            continue
+        ids = list(waiting.filter(queue_name=queue_name).values_list("id", flat=True)[:limit])
+        with transaction.atomic():
+            # Back to pending with a new token; the relay's publish marks them queued again.
+            moved = states.transition_many(
+                Job.objects.filter(pk__in=ids, status=S.QUEUED),
+                S.PENDING,
+                dispatch_token=F("dispatch_token") + 1,
+                enqueued_at=None,
+            )
+            Job.objects.filter(pk__in=ids, status=S.SCHEDULED).update(
+                dispatch_token=F("dispatch_token") + 1, enqueued_at=None
+            )
+            transaction.on_commit(lambda ids=ids: jobs_publish(ids), robust=True)
+        republished += len(ids)
+        logger.warning(
+            "Redis holds no message of queue %s: republished %d job(s) (%d were queued).", queue_name, len(ids), moved
+        )
+    return republished
+
+
 def recover() -> dict:
-    """One pass of both: what the scheduler and the worker maintenance thread call."""
-    return {"reaped": reap_lost_jobs(), "relayed": relay_unpublished()}
+    """One pass of all three: what the scheduler and the worker maintenance thread call."""
+    return {
+        "reaped": reap_lost_jobs(),
+        "relayed": relay_unpublished(),
+        "republished": republish_lost_messages(older_than=engine_setting("LOST_MESSAGE_AGE")),
+    }

@@ -412,10 +412,14 @@ def _retry_fields(job: Job, now) -> dict:
     }
 
 
+# An operator may run again what ended without success; waiting and running jobs are not retried.
+RETRYABLE = (S.FAILED, S.CANCELLED)
+
+
 def job_retry(*, job_id) -> Job:
     """Run a failed or cancelled job again, with a fresh retry budget. 409 for any other state."""
     job = _get_job(job_id)
-    if not states.can_transition(job.status, S.PENDING):
+    if job.status not in RETRYABLE:
         raise InvalidTransition(f"Job {job.pk} is {job.status}; only a failed or cancelled job can be retried.")
     with transaction.atomic():
         moved = states.transition(job.pk, S.PENDING, only_from=(job.status,), **_retry_fields(job, timezone.now()))
@@ -430,9 +434,8 @@ def jobs_retry_bulk(queryset: QuerySet) -> int:
     """Retry every failed or cancelled job of ``queryset``; returns how many were retried."""
     count = 0
     now = timezone.now()
-    retryable = states.sources_of(S.PENDING)
     for job in (
-        queryset.filter(status__in=retryable).only("id", "status", "attempts", "actor_name", "max_attempts").iterator()
+        queryset.filter(status__in=RETRYABLE).only("id", "status", "attempts", "actor_name", "max_attempts").iterator()
     ):
         with transaction.atomic():
             if states.transition(job.pk, S.PENDING, only_from=(job.status,), **_retry_fields(job, now)):

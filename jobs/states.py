@@ -22,7 +22,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     # pending → running: a worker may see the message before the submitter marks the row queued.
     S.PENDING: frozenset({S.QUEUED, S.RUNNING, S.CANCELLED}),
     S.SCHEDULED: frozenset({S.RUNNING, S.CANCELLED}),
-    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED}),
+    # queued → pending: its message was lost (Redis restarted empty) and must be published again.
+    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED, S.PENDING}),
     S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.RETRYING, S.CANCELLED}),
     S.RETRYING: frozenset({S.RUNNING, S.CANCELLED, S.FAILED}),
     S.FAILED: frozenset({S.PENDING}),

@@ -23,6 +23,7 @@ FAST_ENGINE_ENV = {
     "JOBS_HEARTBEAT_TIMEOUT": "4",
     "JOBS_MAINTENANCE_INTERVAL": "1",
     "JOBS_RELAY_GRACE": "1",
+    "JOBS_LOST_MESSAGE_AGE": "3",
     "dramatiq_worker_timeout": "100",
     "dramatiq_restart_delay": "500",
 }

@@ -225,3 +225,26 @@ def test_a_worker_for_chosen_queues_leaves_the_others_alone(staff_client, start_
     response = staff_client.post("/api/v1/jobs", {"actor": "t.record", "args": [2], "queue": "reports"}, format="json")
     wait_status(response.json()["id"], S.SUCCEEDED, timeout=20)
     assert Job.objects.get(pk=elsewhere).status == S.QUEUED
+
+
+def test_a_redis_restart_that_loses_queued_messages_loses_no_job(staff_client, start_worker, tmp_path):
+    private = PrivateRedis(tmp_path)
+    private.start()
+    previous = dramatiq.get_broker()
+    dramatiq.set_broker(RedisBroker(url=private.url, namespace=previous.namespace))
+    try:
+        start_worker(threads=1, env={"REDIS_URL": private.url})
+        ids = [submit(staff_client, "t.slow", 0.3) for _ in range(12)]
+        wait_for(lambda: Job.objects.filter(status=S.SUCCEEDED).count() >= 2, timeout=20, message="a first job")
+        private.stop()  # no persistence: every waiting message is gone
+        private.start()
+        wait_for(
+            lambda: Job.objects.filter(pk__in=ids, status=S.SUCCEEDED).count() == 12,
+            timeout=60,
+            interval=0.5,
+            message="all 12 jobs to succeed after the restart",
+        )
+        assert set(Job.objects.filter(pk__in=ids).values_list("attempts", flat=True)) <= {1, 2}
+    finally:
+        dramatiq.set_broker(previous)
+        private.stop()

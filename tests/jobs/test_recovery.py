@@ -67,3 +67,31 @@ def test_reaper_fails_a_lost_job_out_of_attempts_and_honours_cancel(settings):
     assert recovery.reap_lost_jobs() == 2
     assert Job.objects.get(pk=poison.pk).status == S.FAILED
     assert Job.objects.get(pk=cancelled.pk).status == S.CANCELLED
+
+
+@pytest.fixture
+def empty_namespace():
+    """Redis keys of this test alone, so that no other test's messages count as present."""
+    broker = dramatiq.get_broker()
+    previous = broker.namespace
+    broker.namespace = f"{previous}-lost-{id(broker)}"
+    yield broker.namespace
+    for key in broker.client.scan_iter(match=f"{broker.namespace}*"):
+        broker.client.delete(key)
+    broker.namespace = previous
+
+
+@pytest.mark.django_db
+def test_jobs_whose_messages_redis_lost_are_published_again(empty_namespace, django_capture_on_commit_callbacks):
+    old = timezone.now() - timedelta(minutes=5)
+    lost = JobFactory(status=S.QUEUED, queue_name="documents", enqueued_at=old)
+    fresh = JobFactory(status=S.QUEUED, queue_name="documents", enqueued_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert recovery.republish_lost_messages(older_than=60) == 1
+    lost.refresh_from_db()
+    assert lost.status == S.QUEUED and lost.dispatch_token == 1 and lost.enqueued_at > old
+    broker = dramatiq.get_broker()
+    assert broker.client.hlen(f"{empty_namespace}:documents.msgs") == 1
+    # Now Redis holds a message of the queue: nothing more is republished.
+    assert recovery.republish_lost_messages(older_than=0) == 0
+    assert Job.objects.get(pk=fresh.pk).dispatch_token == 0
