@@ -119,7 +119,7 @@ def run_tracked(total: int, processes: int, threads: int, redis_client) -> tuple
     )
     dramatiq.get_broker().namespace = namespace
     with connection.cursor() as cursor:  # a clean table per run: no dead tuples from the last one
-        cursor.execute("TRUNCATE jobs_jobattempt, jobs_job")
+        cursor.execute("TRUNCATE jobs_jobattempt, jobs_job CASCADE")  # also the bench DB's schedule links
         cursor.execute("ANALYZE jobs_job")
     submit_started = time.monotonic()
     for start in range(0, total, 5000):

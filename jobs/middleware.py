@@ -1,7 +1,8 @@
 """Dramatiq middleware that keeps each job's row true: claim, heartbeat, finish, retry.
 
-Per job it costs one round trip to the database, a conditional UPDATE that claims the job and
-counts the attempt; successes are written in batches by the finisher thread. Heartbeats are
+A job is claimed with a conditional UPDATE that also counts the attempt, and marked succeeded
+by another; both are batched per process (the claimer and finisher threads), so under load a
+process commits once for many jobs. Heartbeats are
 batched per process by the maintenance thread, which also reaps dead workers' jobs and relays
 unpublished ones.
 """
@@ -46,11 +47,13 @@ class JobTracking(Middleware):
         self.stats = None
         self.maintenance = None
         self.finisher = None
+        self.claimer = None
 
     # --- worker lifecycle ---
 
     def after_worker_boot(self, broker, worker):
         from jobs import services
+        from jobs.claimer import Claimer
         from jobs.finisher import SuccessFinisher
         from jobs.heartbeat import MaintenanceThread, WorkerStats
 
@@ -65,9 +68,13 @@ class JobTracking(Middleware):
         self.maintenance.start()
         self.finisher = SuccessFinisher()
         self.finisher.start()
+        self.claimer = Claimer(worker_id=self.worker_id)
+        self.claimer.start()
 
     def after_worker_shutdown(self, broker, worker):
         # After the worker threads drained: the last successes are written, heartbeats ran meanwhile.
+        if self.claimer is not None:
+            self.claimer.stop()
         if self.finisher is not None:
             self.finisher.stop()
         if self.maintenance is not None:
@@ -86,6 +93,8 @@ class JobTracking(Middleware):
         token = message.options.get("job_token", 0)
 
         def do_claim():
+            if self.claimer is not None:
+                return self.claimer.claim(job_id, token=token, message_id=message.message_id)
             return states.claim(job_id, token=token, worker_id=self.worker_id, message_id=message.message_id)
 
         try:

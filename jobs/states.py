@@ -108,6 +108,38 @@ def claim(job_id, *, token: int, worker_id: str, message_id: str, now=None) -> C
     return Claim(attempts=row[0], max_attempts=row[1], retry_cycle_start=row[2]) if row else None
 
 
+def claim_many(requests, *, worker_id: str, now=None) -> dict[str, Claim]:
+    """``claim`` for many (job_id, token, message_id) in one statement; returns the claims that
+    matched, by job id (as a string). On SQLite, one UPDATE each inside one transaction."""
+    now_value = now or timezone.now()
+    if connection.vendor != "postgresql":
+        claims = {}
+        with transaction.atomic():
+            for job_id, token, message_id in requests:
+                found = claim(job_id, token=token, worker_id=worker_id, message_id=message_id, now=now_value)
+                if found is not None:
+                    claims[str(job_id)] = found
+        return claims
+    stamp = _db_time(now_value)
+    values = ", ".join(["(%s::uuid, %s::integer, %s::text)"] * len(requests))
+    placeholders = ", ".join(["%s"] * len(CLAIMABLE))
+    sql = (
+        f"UPDATE {_table} AS j SET status = %s, status_changed_at = %s, attempts = j.attempts + 1, "
+        f"started_at = %s, finished_at = NULL, heartbeat_at = %s, worker_id = %s, message_id = v.message_id, "
+        f"enqueued_at = COALESCE(j.enqueued_at, %s), progress = 0, progress_message = '' "
+        f"FROM (VALUES {values}) AS v(id, token, message_id) "
+        f"WHERE j.id = v.id AND j.dispatch_token = v.token AND j.cancel_requested_at IS NULL "
+        f"AND j.status IN ({placeholders}) RETURNING j.id, j.attempts, j.max_attempts, j.retry_cycle_start"
+    )
+    params = [S.RUNNING, stamp, stamp, stamp, worker_id, stamp]
+    for job_id, token, message_id in requests:
+        params += [str(job_id), token, message_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *CLAIMABLE])
+        rows = cursor.fetchall()
+    return {str(row[0]): Claim(attempts=row[1], max_attempts=row[2], retry_cycle_start=row[3]) for row in rows}
+
+
 def succeed(job_id, *, token: int, result, now=None) -> bool:
     """running → succeeded for the claim that holds ``token``, storing the (size-capped) result."""
     now = _db_time(now or timezone.now())

@@ -67,3 +67,15 @@ def test_succeed_needs_the_claim_token():
     job = Job.objects.get(pk=job.pk)
     assert job.status == S.SUCCEEDED and job.result == {"ok": [1, 2]} and job.progress == 100
     assert states.succeed(job.pk, token=0, result=None) is False  # never twice
+
+
+@pytest.mark.django_db
+def test_claim_many_claims_only_claimable_jobs_with_their_tokens():
+    fresh = JobFactory(status=S.QUEUED)
+    stale = JobFactory(status=S.RETRYING, dispatch_token=2)
+    running = JobFactory(status=S.RUNNING)
+    claims = states.claim_many([(fresh.pk, 0, "m1"), (stale.pk, 1, "m2"), (running.pk, 0, "m3")], worker_id="w:9")
+    assert claims == {str(fresh.pk): states.Claim(attempts=1, max_attempts=4, retry_cycle_start=0)}
+    fresh.refresh_from_db()
+    assert (fresh.status, fresh.worker_id, fresh.message_id) == (S.RUNNING, "w:9", "m1")
+    assert Job.objects.get(pk=stale.pk).status == S.RETRYING
