@@ -47,22 +47,24 @@ def wait_for(predicate, *, timeout: float, interval: float = 0.1, message: str =
     raise AssertionError(f"timed out after {timeout} s waiting for {message}")
 
 
-class WorkerProcess:
-    """``manage.py run_worker`` in its own process group, with its log in var/test-logs."""
+class ManagedProcess:
+    """A ``manage.py`` command in its own process group, with its log in var/test-logs."""
 
-    def __init__(self, name: str, *, processes=1, threads=4, queues=None, env=None):
+    extra_env: dict = {}
+
+    def __init__(self, name: str, *, env=None):
         self.name = name
-        self.processes = processes
-        self.threads = threads
-        self.queues = queues
         self.env = env or {}
         self.proc = None
 
-    def start(self) -> "WorkerProcess":
+    def argv(self) -> list[str]:
+        raise NotImplementedError
+
+    def start(self):
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
-            **FAST_ENGINE_ENV,
+            **self.extra_env,
             "DATABASE_URL": test_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "PYTHONUNBUFFERED": "1",
@@ -70,11 +72,8 @@ class WorkerProcess:
         }
         self.log_path = LOG_DIR / f"{self.name}.log"
         self.log = open(self.log_path, "ab")
-        argv = [sys.executable, "manage.py", "run_worker", "-p", str(self.processes), "-t", str(self.threads)]
-        if self.queues:
-            argv += ["--queues", *self.queues]
         self.proc = subprocess.Popen(
-            argv,
+            [sys.executable, "manage.py", *self.argv()],
             cwd=BASE_DIR,
             env=env,
             stdout=self.log,
@@ -82,6 +81,44 @@ class WorkerProcess:
             start_new_session=True,
         )
         return self
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(5)
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(5)
+        self.log.close()
+
+
+class WorkerProcess(ManagedProcess):
+    """``manage.py run_worker`` with fast engine timings."""
+
+    extra_env = FAST_ENGINE_ENV
+
+    def __init__(self, name: str, *, processes=1, threads=4, queues=None, env=None):
+        super().__init__(name, env=env)
+        self.processes = processes
+        self.threads = threads
+        self.queues = queues
+
+    def argv(self) -> list[str]:
+        argv = ["run_worker", "-p", str(self.processes), "-t", str(self.threads)]
+        return argv + ["--queues", *self.queues] if self.queues else argv
 
     def pool_children(self) -> list[psutil.Process]:
         """The dramatiq worker processes (children of the dramatiq parent)."""
@@ -108,17 +145,6 @@ class WorkerProcess:
         child = self.pool_children()[0]
         child.send_signal(signal.SIGKILL)
         return child.pid
-
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-        self.log.close()
 
 
 @pytest.fixture

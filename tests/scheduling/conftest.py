@@ -1,53 +1,19 @@
 """Real scheduler processes (``manage.py run_scheduler``) against the test database and Redis."""
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import dramatiq
 import pytest
-from django.conf import settings
 
 from jobs.scheduling import selectors
-from tests.integration.conftest import BASE_DIR, LOG_DIR, start_worker, wait_for  # noqa: F401 (fixture)
-from tests.integration.conftest import test_database_url as database_url
+from tests.integration.conftest import ManagedProcess, start_worker, wait_for  # noqa: F401 (fixture)
 
 
-class SchedulerProcess:
-    """``manage.py run_scheduler`` in its own process group, with its log in var/test-logs."""
+class SchedulerProcess(ManagedProcess):
+    """``manage.py run_scheduler`` against the test database and Redis."""
 
-    def __init__(self, name: str, *, env=None):
-        self.name = name
-        self.env = env or {}
-        self.proc = None
-
-    def start(self) -> "SchedulerProcess":
-        LOG_DIR.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "DRAMATIQ_NAMESPACE": os.environ["DRAMATIQ_NAMESPACE"],
-            "PYTHONUNBUFFERED": "1",
-            **self.env,
-        }
-        self.log_path = LOG_DIR / f"{self.name}.log"
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "run_scheduler"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        return self
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
+    def argv(self) -> list[str]:
+        return ["run_scheduler"]
 
     def is_active(self) -> bool:
         holder = selectors.scheduler_leader()["active"]
@@ -59,24 +25,6 @@ class SchedulerProcess:
         remaining_ms = dramatiq.get_broker().client.pttl(selectors.leader_key())
         lease = float(self.env.get("SCHEDULER_LEASE_SECONDS", 15))
         return time.time() - (lease - remaining_ms / 1000)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(5)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(5)
-        self.log.close()
 
 
 @pytest.fixture
