@@ -10,7 +10,15 @@ from rest_framework.views import APIView
 
 from jobs import selectors, services
 from jobs.errors import NotFound
-from jobs.serializers import JobBulkRetryInput, JobDetailOutput, JobFilterInput, JobOutput, JobSubmitInput
+from jobs.models import JobStatus
+from jobs.serializers import (
+    JobBulkRetryInput,
+    JobDetailOutput,
+    JobFilterInput,
+    JobOutput,
+    JobPurgeInput,
+    JobSubmitInput,
+)
 
 
 class JobCursorPagination(CursorPagination):
@@ -110,6 +118,26 @@ class JobBulkRetryApi(APIView):
         if error_type:
             qs = qs.filter(Q(error_type=error_type))
         return Response({"retried": services.jobs_retry_bulk(qs)})
+
+
+class JobPurgeApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=JobPurgeInput,
+        responses=inline_serializer("PurgeOutput", {"purged": serializers.IntegerField()}),
+        summary="Delete dead (failed) jobs that match a filter",
+        operation_id="jobs_purge_failed",
+    )
+    def post(self, request):
+        payload = JobPurgeInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = dict(payload.validated_data)
+        error_type = data.pop("error_type", None)
+        qs = selectors.job_list(status=[JobStatus.FAILED], **data)
+        if error_type:
+            qs = qs.filter(error_type=error_type)
+        return Response({"purged": services.jobs_purge_failed(qs)})
 
 
 class JobStatsApi(APIView):

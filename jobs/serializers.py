@@ -34,6 +34,13 @@ class JobBulkRetryInput(serializers.Serializer):
     created_before = serializers.DateTimeField(required=False)
 
 
+class JobPurgeInput(serializers.Serializer):
+    actor = serializers.CharField(required=False)
+    queue = serializers.CharField(required=False)
+    error_type = serializers.CharField(required=False)
+    created_before = serializers.DateTimeField(required=False)
+
+
 class AttemptOutput(serializers.ModelSerializer):
     class Meta:
         model = JobAttempt

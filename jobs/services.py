@@ -445,9 +445,13 @@ def jobs_retry_bulk(queryset: QuerySet) -> int:
 
 
 def jobs_purge_failed(queryset: QuerySet) -> int:
-    """Delete dead (failed) jobs of ``queryset``; returns how many rows went."""
-    deleted, _ = queryset.filter(status=S.FAILED).delete()
-    return deleted
+    """Delete dead (failed) jobs of ``queryset`` with their attempts; returns how many jobs went."""
+    return _deleted_jobs(queryset.filter(status=S.FAILED).delete())
+
+
+def _deleted_jobs(deletion: tuple[int, dict]) -> int:
+    """Jobs among the rows a ``delete()`` removed (it counts cascaded attempts and runs too)."""
+    return deletion[1].get(Job._meta.label, 0)
 
 
 def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on_batch=None) -> int:
@@ -466,6 +470,6 @@ def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on
         with transaction.atomic():
             JobAttempt.objects.filter(job_id__in=ids).delete()
             Job.objects.filter(parent_id__in=ids).update(parent=None)
-            total += Job.objects.filter(pk__in=ids).delete()[1].get(Job._meta.label, 0)
+            total += _deleted_jobs(Job.objects.filter(pk__in=ids).delete())
         if on_batch:
             on_batch(total)

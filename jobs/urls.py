@@ -6,6 +6,7 @@ urlpatterns = [
     path("jobs", apis.JobListApi.as_view(), name="job-list"),
     path("jobs/stats", apis.JobStatsApi.as_view(), name="job-stats"),
     path("jobs/retry", apis.JobBulkRetryApi.as_view(), name="job-bulk-retry"),
+    path("jobs/purge", apis.JobPurgeApi.as_view(), name="job-purge"),
     path("jobs/<str:job_id>", apis.JobDetailApi.as_view(), name="job-detail"),
     path("jobs/<str:job_id>/cancel", apis.JobCancelApi.as_view(), name="job-cancel"),
     path("jobs/<str:job_id>/retry", apis.JobRetryApi.as_view(), name="job-retry"),

@@ -131,3 +131,16 @@ def test_stats_queues_workers_actors(staff_client):
     assert actors["jobs.prune"]["queue"] == "maintenance"
     assert actors["t.always_fail"]["retry_policy"]["max_retries"] == 3
     assert actors["echo"]["time_limit"] == 1800 and actors["echo"]["soft_time_limit"] == 1500
+
+
+@pytest.mark.django_db
+def test_purge_deletes_only_matching_dead_jobs(staff_client, reader_client):
+    dead = JobFactory(status=S.FAILED, actor_name="countdown", error_type="OSError")
+    for n in (1, 2):  # its attempts go with it, and are not counted as jobs
+        JobAttempt.objects.create(job=dead, number=n, outcome="failed", finished_at=timezone.now())
+    JobFactory(status=S.FAILED, actor_name="echo", error_type="ValueError")
+    kept = JobFactory(status=S.SUCCEEDED, actor_name="countdown")
+    assert reader_client.post("/api/v1/jobs/purge", {}, format="json").status_code == 403
+    assert staff_client.post("/api/v1/jobs/purge", {"actor": "countdown"}, format="json").json() == {"purged": 1}
+    assert staff_client.post("/api/v1/jobs/purge", {}, format="json").json() == {"purged": 1}
+    assert list(Job.objects.values_list("pk", flat=True)) == [kept.pk]
