@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test setup lint format bench clean
+.PHONY: run test setup lint format bench bench-dashboard browser clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,18 @@ run: setup
 	echo "Dashboard: http://127.0.0.1:8000/  (API docs: http://127.0.0.1:8000/api/docs/)" && \
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" WEB_BIND=127.0.0.1 WORKER_PROCESSES=$${WORKER_PROCESSES:-1} $(VENV)/bin/honcho -f Procfile start -p 8000 web worker scheduler
 
-test: setup lint
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; no browser download).
+# Installed quietly where apt-get exists; elsewhere those tests skip with a loud message.
+browser:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
+		|| echo "!!! could not install chromium: the browser tests will be skipped !!!"; \
+	fi
+
+test: setup lint browser
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
 	$(PY) manage.py ensure_redis && \
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -42,6 +53,12 @@ format: $(STAMP)
 
 bench: setup
 	$(PY) bench/throughput.py
+	$(PY) bench/recovery.py
+	$(PY) bench/store_report.py
+	$(PY) bench/dashboard.py
+
+bench-dashboard: setup
+	$(PY) bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) var staticfiles db.sqlite3

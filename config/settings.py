@@ -103,7 +103,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# The dashboard's own login: the admin's refuses users who are not staff (read-only users).
+LOGIN_URL = "jobs:login"
 LOGIN_REDIRECT_URL = "/"
 
 if PRODUCTION:

@@ -19,7 +19,7 @@ def echo(*args, **kwargs):
     return {"args": list(args), "kwargs": kwargs}
 
 
-@job_actor(queue_name="default", retry=Fixed(max_retries=0), abortable=True)
+@job_actor(queue_name="default", retry=Fixed(max_retries=2, min_delay=1), abortable=True)
 def countdown(seconds: int = 10):
     """Counts down, reporting progress every second; cancellable."""
     job = current_job()

@@ -39,7 +39,7 @@ class JobAdmin(admin.ModelAdmin):
     show_full_result_count = False  # no COUNT(*) over a million rows per page
     ordering = ("-created_at", "-id")
     inlines = [JobAttemptInline]
-    actions = ["retry_jobs", "cancel_jobs"]
+    actions = ["retry_jobs", "cancel_jobs", "purge_failed_jobs"]
     readonly_fields = [f.name for f in Job._meta.fields]
 
     @admin.display(description="status", ordering="status")
@@ -71,8 +71,32 @@ class JobAdmin(admin.ModelAdmin):
                 refused += 1
         self.message_user(request, f"Cancelled {done} job(s); {refused} had already finished.", messages.INFO)
 
+    @admin.action(description="Purge selected failed (dead) jobs", permissions=["retry"])
+    def purge_failed_jobs(self, request, queryset):
+        count = services.jobs_purge_failed(queryset)
+        self.message_user(request, f"Purged {count} failed job(s); jobs in other states were kept.", messages.INFO)
+
     def has_retry_permission(self, request):
         return request.user.is_staff
+
+
+@admin.register(JobAttempt)
+class JobAttemptAdmin(admin.ModelAdmin):
+    """Every failed or lost attempt, searchable by job and error (read-only)."""
+
+    list_display = ("job", "number", "outcome", "error_type", "worker_id", "finished_at")
+    list_filter = ("outcome", "error_type")
+    search_fields = ("=job__id", "error_type", "error_message", "worker_id")
+    list_select_related = ("job",)
+    show_full_result_count = False
+    ordering = ("-finished_at",)
+    readonly_fields = [f.name for f in JobAttempt._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Worker)

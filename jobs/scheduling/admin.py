@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from jobs import registry
 from jobs.errors import ApplicationError
 from jobs.scheduling import selectors, services
-from jobs.scheduling.models import Schedule
+from jobs.scheduling.models import Schedule, ScheduleRun
 
 # Service field (API name in errors) → form field.
 ERROR_FIELD_TO_FORM = {"actor": "actor_name", "queue": "queue_name"}
@@ -160,6 +160,28 @@ class ScheduleAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{name}: {exc.message}", level=messages.WARNING)
         if done:
             self.message_user(request, f"{verb} {done} schedule(s).")
+
+
+@admin.register(ScheduleRun)
+class ScheduleRunAdmin(admin.ModelAdmin):
+    """Which fire time of which schedule produced which job (read-only: the scheduler writes these)."""
+
+    list_display = ["schedule", "fire_time", "manual", "job_status", "created_at"]
+    list_filter = ["manual", "schedule"]
+    search_fields = ["schedule__name", "=job__id"]
+    list_select_related = ["schedule", "job"]
+    date_hierarchy = "fire_time"
+    readonly_fields = ["schedule", "fire_time", "manual", "job", "created_at"]
+
+    @admin.display(description="Job", ordering="job__status")
+    def job_status(self, run):
+        return _job_link(run.job_id, run.job.status)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 def _job_link(job_id, text):

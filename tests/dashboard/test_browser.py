@@ -1,0 +1,145 @@
+"""The dashboard in a real browser: Playwright driving Debian's Chromium against a live server.
+
+Skipped, loudly, only where /usr/bin/chromium is missing (``make test`` installs it where apt exists).
+"""
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from jobs.models import Job, JobStatus
+from tests.factories import JobFactory
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+MISSING = (
+    "!!! BROWSER TESTS SKIPPED: /usr/bin/chromium is missing. Install Debian's chromium package "
+    "(`make browser`, or apt-get install chromium) to run the dashboard's browser tests. !!!"
+)
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are synchronous.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15000)
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page, live_server, username, password):
+    page.goto(live_server.url + reverse("jobs:login"))
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("#sign-in")
+    page.wait_for_url(live_server.url + "/")
+
+
+def test_log_in_and_the_overview_renders_its_chart(page, live_server, staff_user):
+    from django.utils import timezone
+
+    now = timezone.now()
+    JobFactory(status=JobStatus.SUCCEEDED, started_at=now, finished_at=now, attempts=1)
+    JobFactory(status=JobStatus.FAILED, started_at=now, finished_at=now, attempts=1)
+    log_in(page, live_server, "staff", "pw-staff-123")
+    chart = page.locator("svg.chart").first
+    chart.wait_for(state="visible")
+    assert chart.bounding_box()["width"] > 200
+    assert page.locator("svg.chart rect.ok-bar").count() >= 1
+    assert page.locator("svg.chart rect.fail-bar").count() >= 1
+
+
+def test_a_job_submitted_through_the_api_appears_and_turns_succeeded_without_a_reload(
+    page, live_server, staff_user, start_worker
+):
+    from rest_framework.authtoken.models import Token
+
+    start_worker(processes=1, threads=2)
+    log_in(page, live_server, "staff", "pw-staff-123")
+    page.goto(live_server.url + reverse("jobs:list"))
+    page.evaluate("window.__notReloaded = true")
+
+    request = urllib.request.Request(
+        live_server.url + "/api/v1/jobs",
+        data=json.dumps({"actor": "echo", "args": ["from the browser test"]}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Token {Token.objects.create(user=staff_user)}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        job_id = json.load(response)["id"]
+
+    row = page.locator(f'tr[data-job="{job_id}"]')
+    row.wait_for(state="attached", timeout=20000)
+    row.locator(".status-succeeded").wait_for(state="visible", timeout=30000)
+    assert page.evaluate("window.__notReloaded") is True
+    assert Job.objects.get(pk=job_id).status == JobStatus.SUCCEEDED
+
+
+def test_a_dead_job_is_retried_from_its_detail_page(page, live_server, staff_user):
+    dead = JobFactory(status=JobStatus.FAILED, actor_name="echo", attempts=4, error_type="KeyError")
+    log_in(page, live_server, "staff", "pw-staff-123")
+    page.goto(live_server.url + reverse("jobs:detail", args=[dead.pk]))
+    page.click("#retry-button")
+    page.locator(".messages li.success").wait_for(state="visible")
+    dead.refresh_from_db()
+    assert dead.status != JobStatus.FAILED and dead.max_attempts > 4
+    assert page.locator("#retry-button").count() == 0
+
+
+def test_a_read_only_user_sees_no_action_buttons(page, live_server, reader_user):
+    dead = JobFactory(status=JobStatus.FAILED, actor_name="echo", error_type="KeyError")
+    JobFactory(status=JobStatus.QUEUED)
+    log_in(page, live_server, "reader", "pw-reader-123")
+    for url in (
+        reverse("jobs:overview"),
+        reverse("jobs:list"),
+        reverse("jobs:detail", args=[dead.pk]),
+        reverse("jobs:dead_letters"),
+        reverse("jobs:schedules"),
+    ):
+        page.goto(live_server.url + url)
+        assert page.locator("main form[method=post], main button.act, #retry-button, #cancel-button").count() == 0, url
+        assert "(read-only)" in page.locator("header").inner_text()
+
+
+def test_auto_refresh_pauses_while_rows_are_selected(page, live_server, staff_user):
+    JobFactory(status=JobStatus.QUEUED)
+    log_in(page, live_server, "staff", "pw-staff-123")
+    page.goto(live_server.url + reverse("jobs:list"))
+    page.locator("#job-table input[name=ids]").first.check()
+    page.wait_for_function("document.querySelector('[data-live-state]').textContent.includes('paused')", timeout=10000)
+    assert page.locator("#job-table input[name=ids]:checked").count() == 1  # not replaced under the user
