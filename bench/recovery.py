@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.throughput import LOG_DIR, pg_admin  # noqa: E402
+from bench.throughput import LOG_DIR, exit_on_sigterm, pg_admin  # noqa: E402
 
 RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 DB_NAME = f"bench_rec_{RUN_ID}"
@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    exit_on_sigterm()
     pg_admin(f"CREATE DATABASE {DB_NAME}")
     os.environ.update(
         {

@@ -26,6 +26,11 @@ RUN_ID = f"{os.getpid()}_{uuid.uuid4().hex[:6]}"
 DB_NAME = f"bench_tp_{RUN_ID}"
 
 
+def exit_on_sigterm() -> None:
+    """A benchmark stopped with SIGTERM (e.g. by ``timeout``) still drops its database and workers."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def pg_admin(sql: str) -> None:
     import psycopg2
 
@@ -159,6 +164,7 @@ def main() -> None:
     parser.add_argument("--configs", default="1x8,2x8", help="processes x threads, comma-separated")
     args = parser.parse_args()
     configs = [tuple(int(x) for x in c.split("x")) for c in args.configs.split(",")]
+    exit_on_sigterm()
 
     pg_admin(f"CREATE DATABASE {DB_NAME}")
     os.environ.update(base_env(f"bench-{RUN_ID}", "bench:unused"))
