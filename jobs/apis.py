@@ -1,6 +1,5 @@
 """The jobs API: thin views over services (writes) and selectors (reads)."""
 
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import CursorPagination
@@ -112,12 +111,7 @@ class JobBulkRetryApi(APIView):
     def post(self, request):
         payload = JobBulkRetryInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        data = dict(payload.validated_data)
-        error_type = data.pop("error_type", None)
-        qs = selectors.job_list(**data)
-        if error_type:
-            qs = qs.filter(Q(error_type=error_type))
-        return Response({"retried": services.jobs_retry_bulk(qs)})
+        return Response({"retried": services.jobs_retry_bulk(selectors.job_list(**payload.validated_data))})
 
 
 class JobPurgeApi(APIView):
@@ -132,12 +126,8 @@ class JobPurgeApi(APIView):
     def post(self, request):
         payload = JobPurgeInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        data = dict(payload.validated_data)
-        error_type = data.pop("error_type", None)
-        qs = selectors.job_list(status=[JobStatus.FAILED], **data)
-        if error_type:
-            qs = qs.filter(error_type=error_type)
-        return Response({"purged": services.jobs_purge_failed(qs)})
+        dead = selectors.job_list(status=[JobStatus.FAILED], **payload.validated_data)
+        return Response({"purged": services.jobs_purge_failed(dead)})
 
 
 class JobStatsApi(APIView):

@@ -24,7 +24,9 @@ def scheduler_heartbeat_key() -> str:
     return f"{dramatiq.get_broker().namespace}:scheduler:heartbeat"
 
 
-def job_list(*, status=None, actor=None, queue=None, created_after=None, created_before=None, search=None) -> QuerySet:
+def job_list(
+    *, status=None, actor=None, queue=None, error_type=None, created_after=None, created_before=None, search=None
+) -> QuerySet:
     qs = Job.objects.all()
     if status:
         qs = qs.filter(status__in=status if isinstance(status, (list, tuple)) else [status])
@@ -32,6 +34,8 @@ def job_list(*, status=None, actor=None, queue=None, created_after=None, created
         qs = qs.filter(actor_name=actor)
     if queue:
         qs = qs.filter(queue_name=queue)
+    if error_type:
+        qs = qs.filter(error_type=error_type)
     if created_after:
         qs = qs.filter(created_at__gte=created_after)
     if created_before:

@@ -4,6 +4,7 @@ import uuid
 import dramatiq
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from rest_framework.test import APIClient
 
 # Every test run gets Redis keys of its own: nothing of a developer's (or another run's) is touched.
@@ -50,4 +51,20 @@ def staff_client(staff_user):
 def reader_client(reader_user):
     client = APIClient()
     client.force_authenticate(reader_user)
+    return client
+
+
+@pytest.fixture
+def staff_browser(staff_user):
+    """A signed-in staff user for the pages (session login, as in a browser)."""
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def reader_browser(reader_user):
+    """A signed-in user without staff rights: the pages are read-only for them."""
+    client = Client()
+    client.force_login(reader_user)
     return client

@@ -1,24 +1,9 @@
 """The reports dashboard pages."""
 
-import pytest
 from django.test import Client
 
 from reports import services
 from reports.models import Report
-
-
-@pytest.fixture
-def staff_browser(staff_user):
-    client = Client()
-    client.force_login(staff_user)
-    return client
-
-
-@pytest.fixture
-def reader_browser(reader_user):
-    client = Client()
-    client.force_login(reader_user)
-    return client
 
 
 def test_pages_need_a_login(db):
