@@ -12,17 +12,17 @@ import logging
 import queue
 import threading
 
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from jobs import states
+from jobs.db import with_db_retries
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 200
 # After the first success arrives, wait this long for more before writing.
 GATHER_SECONDS = 0.005
-DB_RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 8)
 
 
 class SuccessFinisher(threading.Thread):
@@ -51,19 +51,11 @@ class SuccessFinisher(threading.Thread):
         connection.close()
 
     def _write(self, batch) -> None:
-        import time
-
-        for delay in (*DB_RETRY_DELAYS, None):
-            try:
-                states.succeed_many(batch)
-                return
-            except DatabaseError as exc:
-                close_old_connections()
-                if delay is None:
-                    # The reaper will find these jobs running without heartbeat and run them again.
-                    logger.error("Could not record %d finished job(s): %s", len(batch), exc)
-                    return
-                time.sleep(delay)
+        try:
+            with_db_retries(lambda: states.succeed_many(batch))
+        except DatabaseError as exc:
+            # The reaper will find these jobs running without heartbeat and run them again.
+            logger.error("Could not record %d finished job(s): %s", len(batch), exc)
 
     def stop(self, timeout: float = 30) -> None:
         self.stopping.set()

@@ -10,31 +10,19 @@ unpublished ones.
 from __future__ import annotations
 
 import logging
-import time
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 from dramatiq.middleware import Middleware, SkipMessage
 
 from jobs import context, registry
+from jobs.db import with_db_retries
 
 # Loaded by django_dramatiq before the app registry is ready: model-touching modules are
 # imported on first use.
 logger = logging.getLogger(__name__)
 
-# A database outage at claim time: retry for a while, then put the message back on the broker.
-CLAIM_RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 8)
+# A database still down after the retries: the message goes back to the broker for later.
 REQUEUE_DELAY_MS = 15_000
-
-
-def _with_db_retries(operation, delays):
-    for delay in (*delays, None):
-        try:
-            return operation()
-        except DatabaseError:
-            close_old_connections()  # drop a broken connection so the next try reconnects
-            if delay is None:
-                raise
-            time.sleep(delay)
 
 
 class JobTracking(Middleware):
@@ -98,7 +86,7 @@ class JobTracking(Middleware):
             return states.claim(job_id, token=token, worker_id=self.worker_id, message_id=message.message_id)
 
         try:
-            claim = _with_db_retries(do_claim, CLAIM_RETRY_DELAYS)
+            claim = with_db_retries(do_claim)
         except DatabaseError:
             logger.error("Database unavailable; job %s goes back to the broker for later.", job_id)
             broker.enqueue(message.copy(), delay=REQUEUE_DELAY_MS)
@@ -129,12 +117,10 @@ class JobTracking(Middleware):
         if exception is None and self.finisher is not None:
             self.finisher.add(ctx.job_id, ctx.token, services.cap_result(result))
         elif exception is None:
-            _with_db_retries(lambda: services.job_succeed(ctx, result), CLAIM_RETRY_DELAYS)
+            with_db_retries(lambda: services.job_succeed(ctx, result))
         else:
             trace = services.format_traceback(exception)
-            _with_db_retries(
-                lambda: services.job_fail_attempt(ctx, exception, traceback_text=trace), CLAIM_RETRY_DELAYS
-            )
+            with_db_retries(lambda: services.job_fail_attempt(ctx, exception, traceback_text=trace))
         if self.stats is not None:
             self.stats.record(exception is None)
 
