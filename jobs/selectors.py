@@ -60,21 +60,6 @@ def job_get(job_id) -> Job | None:
         return None
 
 
-def counts_by_status(qs: QuerySet | None = None) -> dict[str, int]:
-    qs = Job.objects.all() if qs is None else qs
-    counts = {s.value: 0 for s in JobStatus}
-    for row in qs.order_by().values("status").annotate(n=Count("*")):
-        counts[row["status"]] = row["n"]
-    return counts
-
-
-def counts_by_queue() -> dict[str, dict[str, int]]:
-    result: dict[str, dict[str, int]] = {}
-    for row in Job.objects.order_by().values("queue_name", "status").annotate(n=Count("*")):
-        result.setdefault(row["queue_name"], {})[row["status"]] = row["n"]
-    return result
-
-
 def _percentile(values: list[float], fraction: float) -> float | None:
     if not values:
         return None
@@ -84,28 +69,21 @@ def _percentile(values: list[float], fraction: float) -> float | None:
 
 
 def job_stats(*, window_minutes: int = 60) -> dict:
-    """Counts by status and queue, throughput per minute, p50/p95 wait and run times."""
+    """Counts by status and queue, throughput per minute, p50/p95 wait and run times (the API's
+    view of what the overview page shows, from the same SQL aggregates)."""
     now = timezone.now()
     since = now - timedelta(minutes=window_minutes)
-    finished = Job.objects.filter(finished_at__gte=since, status__in=(S.SUCCEEDED, S.FAILED))
-    per_minute: dict[str, dict[str, int]] = {}
-    waits, runs = [], []
-    # Bounded sample: the newest 5,000 finished jobs of the window give stable percentiles.
-    rows = finished.order_by("-finished_at").values_list("status", "enqueued_at", "started_at", "finished_at")[:5000]
-    for status, enqueued_at, started_at, finished_at in rows:
-        minute = finished_at.replace(second=0, microsecond=0).isoformat()
-        bucket = per_minute.setdefault(minute, {"succeeded": 0, "failed": 0})
-        bucket[status] += 1
-        if started_at and enqueued_at:
-            waits.append(max((started_at - enqueued_at).total_seconds(), 0.0))
-        if started_at and finished_at:
-            runs.append(max((finished_at - started_at).total_seconds(), 0.0))
+    by_status, by_queue = dashboard_counts()
+    latency = latency_percentiles(since=since)
     return {
-        "by_status": counts_by_status(),
-        "by_queue": counts_by_queue(),
-        "throughput_per_minute": [{"minute": m, **per_minute[m]} for m in sorted(per_minute)],
-        "wait_seconds": {"p50": _percentile(waits, 0.5), "p95": _percentile(waits, 0.95)},
-        "run_seconds": {"p50": _percentile(runs, 0.5), "p95": _percentile(runs, 0.95)},
+        "by_status": by_status,
+        "by_queue": by_queue,
+        "throughput_per_minute": [
+            {"minute": b["start"].isoformat(), "succeeded": b["succeeded"], "failed": b["failed"]}
+            for b in throughput_buckets(since=since, until=now, bucket_seconds=60)
+        ],
+        "wait_seconds": latency["wait"],
+        "run_seconds": latency["run"],
         "window_minutes": window_minutes,
     }
 
@@ -129,7 +107,7 @@ def queue_overview(*, db_counts: dict[str, dict[str, int]] | None = None) -> lis
         .values("queue_name")
         .annotate(oldest=Min("created_at"))
     }
-    db_counts = counts_by_queue() if db_counts is None else db_counts
+    db_counts = dashboard_counts()[1] if db_counts is None else db_counts
     redis_depth: dict[str, tuple[int | None, int | None]] = {}
     try:
         pipe = _redis().pipeline()

@@ -144,3 +144,28 @@ def test_purge_deletes_only_matching_dead_jobs(staff_client, reader_client):
     assert staff_client.post("/api/v1/jobs/purge", {"actor": "countdown"}, format="json").json() == {"purged": 1}
     assert staff_client.post("/api/v1/jobs/purge", {}, format="json").json() == {"purged": 1}
     assert list(Job.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+@pytest.mark.django_db
+def test_stats_count_every_finished_job_of_the_window(staff_client):
+    now = timezone.now()
+    earlier = now - timedelta(minutes=30)
+    Job.objects.bulk_create(
+        [
+            Job(
+                actor_name="echo",
+                status=S.SUCCEEDED,
+                status_changed_at=earlier,
+                created_at=earlier,
+                enqueued_at=earlier,
+                started_at=earlier,
+                finished_at=earlier,
+            )
+            for _ in range(5100)
+        ]
+    )
+    JobFactory(status=S.FAILED, started_at=now, finished_at=now)
+    minutes = staff_client.get("/api/v1/jobs/stats").json()["throughput_per_minute"]
+    assert len(minutes) in (60, 61)  # every minute the window touches, zero-filled
+    assert sum(m["succeeded"] for m in minutes) == 5100
+    assert sum(m["failed"] for m in minutes) == 1
