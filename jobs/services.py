@@ -16,6 +16,7 @@ from functools import partial
 
 import dramatiq
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
@@ -367,7 +368,7 @@ def format_traceback(exc: BaseException) -> str:
 def _get_job(job_id) -> Job:
     try:
         return Job.objects.get(pk=job_id)
-    except (Job.DoesNotExist, ValueError, TypeError):
+    except (Job.DoesNotExist, ValueError, TypeError, ValidationError):  # ValidationError: not a UUID
         raise NotFound(f"Job {job_id} does not exist.") from None
 
 

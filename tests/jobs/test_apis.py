@@ -80,6 +80,9 @@ def test_detail_shows_every_attempt(staff_client):
     body = staff_client.get(f"/api/v1/jobs/{job.pk}").json()
     assert [a["traceback"] for a in body["attempt_log"]] == ["tb1", "tb2"]
     assert staff_client.get(f"/api/v1/jobs/{uuid.uuid4()}").status_code == 404
+    for action in ("cancel", "retry"):
+        response = staff_client.post(f"/api/v1/jobs/not-a-uuid/{action}")
+        assert response.status_code == 404 and error_of(response)["code"] == "not_found"
 
 
 @pytest.mark.django_db
