@@ -4,7 +4,6 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from jobs import services
-from jobs.errors import ApplicationError
 from jobs.models import Job, JobAttempt, JobStatus, Worker
 
 
@@ -62,13 +61,9 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Cancel selected waiting or running jobs", permissions=["retry"])
     def cancel_jobs(self, request, queryset):
-        done, refused = 0, 0
-        for job_id in queryset.values_list("pk", flat=True):
-            try:
-                services.job_cancel(job_id=job_id)
-                done += 1
-            except ApplicationError:
-                refused += 1
+        ids = list(queryset.values_list("pk", flat=True))
+        done = services.jobs_cancel_bulk(ids)
+        refused = len(ids) - done
         self.message_user(request, f"Cancelled {done} job(s); {refused} had already finished.", messages.INFO)
 
     @admin.action(description="Purge selected failed (dead) jobs", permissions=["retry"])

@@ -445,6 +445,19 @@ def jobs_retry_bulk(queryset: QuerySet) -> int:
     return count
 
 
+def jobs_cancel_bulk(job_ids) -> int:
+    """Cancel each job that is still waiting or running; returns how many were cancelled (or asked
+    to stop). Finished jobs are left as they are."""
+    cancelled = 0
+    for job_id in job_ids:
+        try:
+            job_cancel(job_id=job_id)
+            cancelled += 1
+        except (InvalidTransition, NotFound):
+            pass
+    return cancelled
+
+
 def jobs_purge_failed(queryset: QuerySet) -> int:
     """Delete dead (failed) jobs of ``queryset`` with their attempts; returns how many jobs went."""
     return _deleted_jobs(queryset.filter(status=S.FAILED).delete())

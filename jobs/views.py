@@ -210,13 +210,7 @@ def jobs_bulk(request):
             request, f"Retried {count} of {len(ids)} selected job(s); only failed or cancelled ones run again."
         )
     elif action == "cancel":
-        done = 0
-        for job_id in ids:
-            try:
-                services.job_cancel(job_id=job_id)
-                done += 1
-            except ApplicationError:
-                pass
+        done = services.jobs_cancel_bulk(ids)
         messages.success(request, f"Cancelled {done} of {len(ids)} selected job(s); finished ones stay as they are.")
     else:
         messages.error(request, "Unknown action.")

@@ -196,3 +196,12 @@ def test_results_are_capped(settings):
     assert services.cap_result({"a": 1}) == {"a": 1}
     assert services.cap_result("x" * 100)["truncated"] is True
     assert "unserialisable_result" in services.cap_result(object())
+
+
+@pytest.mark.django_db
+def test_bulk_cancel_cancels_what_is_still_live():
+    queued, running, done = JobFactory(status=S.QUEUED), JobFactory(status=S.RUNNING), JobFactory(status=S.SUCCEEDED)
+    assert services.jobs_cancel_bulk([queued.pk, running.pk, done.pk, "not-a-job"]) == 2
+    assert Job.objects.get(pk=queued.pk).status == S.CANCELLED
+    assert Job.objects.get(pk=running.pk).cancel_requested_at is not None
+    assert Job.objects.get(pk=done.pk).status == S.SUCCEEDED
