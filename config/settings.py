@@ -167,7 +167,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.CurrentMessage",
         "dramatiq.middleware.ShutdownNotifications",
-        "jobs.middleware.JobTracking",
+        "jobs.worker.middleware.JobTracking",
     ],
 }
 # JSON, never pickle: anyone who can write to Redis could otherwise run code.
@@ -175,12 +175,22 @@ DRAMATIQ_ENCODER = "dramatiq.encoder.JSONEncoder"
 DRAMATIQ_AUTODISCOVER_MODULES = ["actors"]
 
 # --- Job engine -------------------------------------------------------------------------------
+# Liveness is the worker host's: its supervisor beats every HEARTBEAT_INTERVAL seconds (database
+# clock); a host silent for LIVENESS_TIMEOUT has its running jobs released. A dead worker process
+# is released at once by its own supervisor. A job past its actor's time limit plus
+# HARD_LIMIT_GRACE has its process restarted.
 JOBS = {
     "HEARTBEAT_INTERVAL": env.float("JOBS_HEARTBEAT_INTERVAL", default=2.0),
-    "HEARTBEAT_TIMEOUT": env.float("JOBS_HEARTBEAT_TIMEOUT", default=12.0),
+    "LIVENESS_TIMEOUT": env.float("JOBS_LIVENESS_TIMEOUT", default=20.0),
+    "HARD_LIMIT_GRACE": env.float("JOBS_HARD_LIMIT_GRACE", default=10.0),
+    # The dispatcher publishes due jobs (ETAs, retries after backoff) this often, on every host.
+    "DISPATCH_INTERVAL": env.float("JOBS_DISPATCH_INTERVAL", default=0.2),
+    # The recovery pass (dead workers, silent hosts, lost messages) runs this often on every host.
     "MAINTENANCE_INTERVAL": env.float("JOBS_MAINTENANCE_INTERVAL", default=3.0),
-    "RELAY_GRACE": env.float("JOBS_RELAY_GRACE", default=10.0),
+    # A queued job whose message Redis no longer holds after this long is published again.
     "LOST_MESSAGE_AGE": env.float("JOBS_LOST_MESSAGE_AGE", default=60.0),
+    # Claims and successes commit without waiting for the WAL flush (recovery covers a crash).
+    "FAST_COMMIT": env.bool("JOBS_FAST_COMMIT", default=True),
     "RETENTION_DAYS": env.int("JOBS_RETENTION_DAYS", default=30),
     "MAX_ARGS_BYTES": env.int("JOBS_MAX_ARGS_BYTES", default=64 * 1024),
     "MAX_RESULT_BYTES": env.int("JOBS_MAX_RESULT_BYTES", default=64 * 1024),

@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from jobs import services
-from jobs.models import Job, JobAttempt, JobStatus, Worker
+from jobs.models import Job, JobAttempt, JobStatus, Worker, WorkerHost
 
 
 class JobAttemptInline(admin.TabularInline):
@@ -94,15 +94,30 @@ class JobAttemptAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(WorkerHost)
+class WorkerHostAdmin(admin.ModelAdmin):
+    list_display = ("id", "hostname", "pid", "processes", "threads", "started_at", "heartbeat_at", "stopped_at")
+    search_fields = ("id", "hostname")
+    readonly_fields = [f.name for f in WorkerHost._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Worker)
 class WorkerAdmin(admin.ModelAdmin):
     list_display = (
         "id",
+        "host",
         "queues",
         "threads",
         "started_at",
         "heartbeat_at",
         "stopped_at",
+        "stop_reason",
         "running_jobs",
         "jobs_succeeded",
         "jobs_failed",

@@ -13,6 +13,10 @@ class JobsConfig(AppConfig):
     def ready(self):
         import dramatiq
 
+        from jobs.clock import install_clock_offset
+
+        install_clock_offset()  # tests only: a host whose clock is wrong
+
         from jobs.registry import QUEUES
 
         broker = dramatiq.get_broker()

@@ -1,23 +1,86 @@
-"""Riding out a database outage in the worker's own threads."""
+"""Riding out database trouble in the worker's own threads, and values the database will accept."""
 
+from __future__ import annotations
+
+import json
+import logging
 import time
 
-from django.db import DatabaseError, close_old_connections
+from django.db import Error, connection
+
+logger = logging.getLogger(__name__)
 
 # Waits between tries: about 16 s in all before giving up.
 RETRY_DELAYS = (0.2, 0.5, 1, 2, 4, 8)
 
 
-def with_db_retries(operation, delays=RETRY_DELAYS):
-    """Run ``operation``; on a database error drop the broken connection, wait, and try again.
+def drop_connection() -> None:
+    """Close this thread's connection after an error: the next query opens a fresh one."""
+    try:
+        connection.close()
+    except Error:
+        pass
 
-    Raises the last error once ``delays`` are used up.
-    """
-    for delay in (*delays, None):
+
+def with_db_retries(operation, delays=RETRY_DELAYS, *, forever: bool = False, stopping=None):
+    """Run ``operation``; on any database error (operational, interface, data) drop the connection,
+    wait and try again. Raises the last error once ``delays`` are used up, unless ``forever``: then
+    it keeps trying at the last delay until it succeeds or ``stopping`` (an Event) is set."""
+    attempt = 0
+    while True:
         try:
             return operation()
-        except DatabaseError:
-            close_old_connections()  # the next try reconnects
-            if delay is None:
+        except Error as exc:
+            drop_connection()
+            if attempt >= len(delays) and (not forever or (stopping is not None and stopping.is_set())):
                 raise
+            delay = delays[min(attempt, len(delays) - 1)]
+            attempt += 1
+            logger.warning("Database error, retrying in %s s: %s", delay, exc)
             time.sleep(delay)
+
+
+def clean_text(value, limit: int | None = None) -> str:
+    """Text PostgreSQL accepts: no NUL characters, no lone surrogates."""
+    text = str(value)
+    if limit is not None:
+        text = text[:limit]
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+MAX_JSON_DEPTH = 100
+
+
+def clean_json(value, *, limit_bytes: int):
+    """A JSON value safe for jsonb and under ``limit_bytes``; anything else is summarised, never lost
+    silently and never allowed to fail a write."""
+    if value is None:
+        return None
+    try:
+        cleaned = _clean(value, 0)
+        size = len(json.dumps(cleaned, separators=(",", ":"), allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as exc:
+        return {"unstorable_result": clean_text(repr(value), 1000), "reason": clean_text(exc, 200)}
+    if size > limit_bytes:
+        return {"truncated": True, "size_bytes": size, "limit_bytes": limit_bytes}
+    return cleaned
+
+
+def _clean(value, depth: int):
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(k): _clean(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v, depth + 1) for v in value]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    raise TypeError(f"{type(value).__name__} is not JSON")

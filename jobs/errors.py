@@ -55,5 +55,10 @@ class JobCancelled(BaseException):
     ``except Exception`` blocks do not swallow it."""
 
 
+class JobFenced(BaseException):
+    """Raised inside a running copy whose job was taken from it (released after its worker was
+    presumed lost, then run again elsewhere): it must stop; nothing it writes is recorded."""
+
+
 class SoftTimeLimitExceeded(Exception):
     """Raised inside a running job when its soft time limit passes: clean up and stop."""

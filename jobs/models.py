@@ -1,4 +1,5 @@
-"""The job engine's tables: one row per job, one per failed or lost attempt, one per worker process.
+"""The job engine's tables: one row per job, one per unsuccessful attempt, one per worker host and
+worker process.
 
 Nothing here writes ``Job.status``: every transition goes through ``jobs.states``.
 """
@@ -7,6 +8,8 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+
+from jobs.clock import Now
 
 
 class JobStatus(models.TextChoices):
@@ -28,6 +31,8 @@ LIVE_STATUSES = (
     JobStatus.RETRYING,
 )
 TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+# Waiting in the database for their time (or for the broker): the dispatcher publishes them.
+UNPUBLISHED_STATUSES = (JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.RETRYING)
 
 
 class Job(models.Model):
@@ -39,25 +44,32 @@ class Job(models.Model):
     kwargs = models.JSONField(default=dict, blank=True)
 
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
-    status_changed_at = models.DateTimeField()
-    # Bumped each time the engine publishes a new message for this job; a message whose token is
-    # stale (a duplicate delivery, a message the reaper replaced) is dropped at claim.
+    status_changed_at = models.DateTimeField(db_default=Now())
+    # The fencing token: bumped whenever the engine needs a new message for this job (a retry, a
+    # released attempt, a lost message, an operator's retry). A message, and the running copy that
+    # claimed it, act only while their token is the row's: every write of a copy matches on it.
     dispatch_token = models.PositiveIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="Attempts started.")
     max_attempts = models.PositiveIntegerField(default=4, help_text="max_retries + 1")
+    # Attempts lost through no fault of the job (its worker died while running others too, or was
+    # stopped): they are not charged against max_attempts.
+    uncharged_attempts = models.PositiveIntegerField(default=0)
     # Attempts made before the current retry cycle (a manual retry starts a new one): backoff restarts.
     retry_cycle_start = models.PositiveIntegerField(default=0)
+    # Set when the job was running in a worker process that died with other jobs: its next attempt
+    # runs alone in its process, so that a job that kills its worker is found and charged.
+    run_alone = models.BooleanField(default=False)
 
-    created_at = models.DateTimeField(db_index=False)
-    eta = models.DateTimeField(null=True, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now())
+    eta = models.DateTimeField(null=True, blank=True, help_text="The time the submitter asked for.")
+    # When a waiting job may be published: its ETA, the end of a retry's backoff, or at once.
+    available_at = models.DateTimeField(db_default=Now())
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the current message was published.")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    next_retry_at = models.DateTimeField(null=True, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     worker_id = models.CharField(max_length=200, blank=True, default="")
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
     progress = models.SmallIntegerField(default=0)
     progress_message = models.CharField(max_length=200, blank=True, default="")
 
@@ -67,7 +79,6 @@ class Job(models.Model):
 
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
-    message_id = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -77,6 +88,13 @@ class Job(models.Model):
             models.Index(fields=["actor_name", "-created_at"], name="job_actor_created_idx"),
             models.Index(fields=["queue_name", "status"], name="job_queue_status_idx"),
             models.Index(fields=["status", "finished_at"], name="job_status_finished_idx"),
+            # The dispatcher's work list: small, because published and finished jobs leave it.
+            models.Index(
+                fields=["available_at"],
+                name="job_unpublished_idx",
+                condition=Q(enqueued_at__isnull=True) & Q(status__in=UNPUBLISHED_STATUSES),
+            ),
+            models.Index(fields=["worker_id"], name="job_running_worker_idx", condition=Q(status="running")),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -96,8 +114,17 @@ class Job(models.Model):
         return max(self.max_attempts - 1, 0)
 
     @property
+    def charged_attempts(self) -> int:
+        return max(self.attempts - self.uncharged_attempts, 0)
+
+    @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def next_retry_at(self):
+        """When a retrying job runs again (None in any other state)."""
+        return self.available_at if self.status == JobStatus.RETRYING else None
 
     @property
     def wait_seconds(self) -> float | None:
@@ -114,7 +141,8 @@ class Job(models.Model):
 
 class AttemptOutcome(models.TextChoices):
     FAILED = "failed", "Failed"
-    LOST = "lost", "Lost (worker died)"
+    LOST = "lost", "Lost (worker died or stopped)"
+    TIMEOUT = "timeout", "Timed out (hard limit)"
     CANCELLED = "cancelled", "Cancelled"
 
 
@@ -124,12 +152,16 @@ class JobAttempt(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="attempt_log")
     number = models.PositiveIntegerField()
     outcome = models.CharField(max_length=16, choices=AttemptOutcome.choices)
+    charged = models.BooleanField(default=True, help_text="Counted against the job's max attempts.")
     worker_id = models.CharField(max_length=200, blank=True, default="")
     started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField()
+    finished_at = models.DateTimeField(db_default=Now())
     error_type = models.CharField(max_length=200, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     traceback = models.TextField(blank=True, default="")
+    # A copy that was fenced (its job taken from it) but still finished: what it did, and when.
+    late_outcome = models.CharField(max_length=16, blank=True, default="")
+    late_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["job", "number"]
@@ -139,17 +171,45 @@ class JobAttempt(models.Model):
         return f"attempt {self.number} of {self.job_id}: {self.outcome}"
 
 
-class Worker(models.Model):
-    """A worker process, as it last reported itself."""
+class WorkerHost(models.Model):
+    """One ``run_worker`` supervisor: the unit of liveness. Its heartbeat is written from outside the
+    worker processes, so a job holding the GIL never makes its host look dead."""
 
-    id = models.CharField(max_length=200, primary_key=True, help_text="host:pid")
+    id = models.CharField(max_length=200, primary_key=True, help_text="hostname:pid:random, unique across hosts")
+    hostname = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(db_default=Now())
+    heartbeat_at = models.DateTimeField(db_default=Now())
+    # Since when the host has beaten without a gap: a host judges others silent only while it has
+    # itself been heard for a whole timeout (after a database outage every heartbeat looks old).
+    beating_since = models.DateTimeField(db_default=Now())
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    processes = models.PositiveIntegerField(default=0)
+    threads = models.PositiveIntegerField(default=0)
+    queues = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["-heartbeat_at"]
+
+    def __str__(self):
+        return self.id
+
+
+class Worker(models.Model):
+    """A worker process, as its supervisor and the process itself last reported it."""
+
+    id = models.CharField(max_length=200, primary_key=True, help_text="host id/pid")
+    host = models.ForeignKey(WorkerHost, null=True, blank=True, on_delete=models.CASCADE, related_name="workers")
     hostname = models.CharField(max_length=200)
     pid = models.PositiveIntegerField()
     queues = models.JSONField(default=list)
     threads = models.PositiveIntegerField(default=0)
-    started_at = models.DateTimeField()
-    heartbeat_at = models.DateTimeField()
+    started_at = models.DateTimeField(db_default=Now())
+    ready_at = models.DateTimeField(null=True, blank=True, help_text="When it began to consume messages.")
+    heartbeat_at = models.DateTimeField(db_default=Now())
     stopped_at = models.DateTimeField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=200, blank=True, default="")
     running_jobs = models.PositiveIntegerField(default=0)
     jobs_succeeded = models.PositiveBigIntegerField(default=0)
     jobs_failed = models.PositiveBigIntegerField(default=0)

@@ -1,7 +1,10 @@
-"""What the broker alone does not guarantee: relay unpublished jobs, reap jobs of dead workers.
+"""What the broker alone does not guarantee, in one pass: publish due jobs, release jobs whose worker
+is gone, republish messages Redis lost.
 
-Both are safe to run in many processes at once: every change is a conditional transition.
-They run in every worker's maintenance thread and, as a schedule, in the scheduler.
+It runs in every worker host's supervisor (off the heartbeat path) and as the scheduler's
+``jobs.recover`` schedule. Any number of passes may run at once: each takes its rows with
+``FOR UPDATE SKIP LOCKED`` and re-checks its condition in the UPDATE, so a job is published,
+released or republished once. Every cutoff is computed from the database's clock.
 """
 
 from __future__ import annotations
@@ -9,138 +12,122 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import dramatiq
-from django.db import transaction
-from django.db.models import F, Q
-from django.utils import timezone
-from dramatiq.common import dq_name
+from django.conf import settings
+from django.db import connection, transaction
 
-from jobs import states
-from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
-from jobs.services import engine_setting, jobs_publish
+from jobs import broker, clock
+from jobs.models import Job, JobStatus, Worker, WorkerHost
+from jobs.services import ReleaseReason, jobs_release, jobs_republish_lost, publish_due
 
 logger = logging.getLogger(__name__)
 S = JobStatus
 
 
-def relay_unpublished(*, limit: int = 500) -> int:
-    """Publish jobs whose message never reached the broker (broker down, crash after commit)."""
-    cutoff = timezone.now() - timedelta(seconds=engine_setting("RELAY_GRACE"))
-    ids = list(
-        Job.objects.filter(
-            status__in=(S.PENDING, S.SCHEDULED, S.RETRYING), enqueued_at__isnull=True, status_changed_at__lt=cutoff
-        )
-        .order_by("-priority", "created_at")
-        .values_list("id", flat=True)[:limit]
-    )
-    if not ids:
+def liveness_timeout() -> float:
+    return settings.JOBS["LIVENESS_TIMEOUT"]
+
+
+def _observer_heard_throughout(now, timeout: float) -> bool:
+    """True when some live host has been heard without a gap for a whole timeout: only then is a
+    silent host silent, and not a database outage that stopped every heartbeat alike."""
+    fresh = now - timedelta(seconds=max(3 * settings.JOBS["HEARTBEAT_INTERVAL"], 1.0))
+    return WorkerHost.objects.filter(
+        stopped_at__isnull=True, heartbeat_at__gte=fresh, beating_since__lte=now - timedelta(seconds=timeout)
+    ).exists()
+
+
+_LOST_COPIES_SQL = """
+SELECT j.worker_id, w.stopped_at IS NOT NULL, w.stop_reason, h.id
+FROM {job} j
+LEFT JOIN {worker} w ON w.id = j.worker_id
+LEFT JOIN {host} h ON h.id = w.host_id
+WHERE j.status = 'running' AND (
+    w.stopped_at IS NOT NULL
+    OR (w.id IS NULL AND j.started_at < %s)
+    OR (h.id IS NOT NULL AND h.heartbeat_at < %s)
+    OR (w.id IS NOT NULL AND h.id IS NULL AND w.heartbeat_at < %s)
+)
+"""
+
+
+def release_lost_copies() -> int:
+    """Release the running jobs of worker processes known dead, and of hosts gone silent for the
+    liveness timeout (only while some other host proves the database was reachable meanwhile)."""
+    now = clock.db_now()
+    timeout = liveness_timeout()
+    cutoff = now - timedelta(seconds=timeout)
+    sql = _LOST_COPIES_SQL.format(job=Job._meta.db_table, worker=Worker._meta.db_table, host=WorkerHost._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [cutoff, cutoff, cutoff])
+        rows = cursor.fetchall()
+    if not rows:
         return 0
-    sent = jobs_publish(ids)
-    if sent:
-        logger.info("Relayed %d unpublished job(s).", sent)
-    return sent
-
-
-def reap_lost_jobs(*, limit: int = 200) -> int:
-    """Jobs left ``running`` by a worker that stopped heartbeating: record the lost attempt, then
-    run them again (or fail them when out of attempts, or cancel them if that was asked)."""
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=engine_setting("HEARTBEAT_TIMEOUT"))
-    stale = list(
-        Job.objects.filter(status=S.RUNNING)
-        .filter(Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
-        .values("id", "attempts", "max_attempts", "dispatch_token", "worker_id", "started_at", "cancel_requested_at")[
-            :limit
-        ]
-    )
-    reaped = 0
-    for row in stale:
-        if row["cancel_requested_at"]:
-            target = S.CANCELLED
-        elif row["attempts"] >= row["max_attempts"]:
-            target = S.FAILED
+    dead: dict[str, str] = {}
+    silent_workers: set[str] = set()
+    silent_hosts: set[str] = set()
+    for worker_id, stopped, stop_reason, host_id in rows:
+        if stopped:
+            dead[worker_id] = stop_reason if stop_reason in (ReleaseReason.STOPPED,) else ReleaseReason.CRASH
         else:
-            target = S.RETRYING
-        message = f"worker {row['worker_id'] or '?'} stopped heartbeating during attempt {row['attempts']}"
-        fields = {"finished_at": now, "error_type": "WorkerLost", "error_message": message}
-        if target == S.RETRYING:
-            fields.update(next_retry_at=now, dispatch_token=F("dispatch_token") + 1, enqueued_at=None)
+            silent_workers.add(worker_id)
+            if host_id:
+                silent_hosts.add(host_id)
+    if silent_workers and not _observer_heard_throughout(now, timeout):
+        logger.info("Not releasing jobs of %d silent worker(s): no host was heard throughout.", len(silent_workers))
+        silent_workers, silent_hosts = set(), set()
+    released = 0
+    for worker_id, reason in dead.items():
+        released += len(jobs_release(worker_ids=[worker_id], reason=reason))
+    if silent_workers:
         with transaction.atomic():
-            moved = states.transition(
-                row["id"],
-                target,
-                only_from=(S.RUNNING,),
-                where={"dispatch_token": row["dispatch_token"]},
-                now=now,
-                **fields,
+            # A host declared lost rejoins as a new host (its supervisor sees this and restarts).
+            WorkerHost.objects.filter(pk__in=silent_hosts, stopped_at__isnull=True).update(stopped_at=clock.Now())
+            Worker.objects.filter(pk__in=silent_workers, stopped_at__isnull=True).update(
+                stopped_at=clock.Now(), stop_reason=ReleaseReason.HOST_LOST
             )
-            if not moved:
-                continue
-            JobAttempt.objects.get_or_create(
-                job_id=row["id"],
-                number=row["attempts"],
-                defaults={
-                    "outcome": AttemptOutcome.LOST,
-                    "worker_id": row["worker_id"],
-                    "started_at": row["started_at"],
-                    "finished_at": now,
-                    "error_type": "WorkerLost",
-                    "error_message": message,
-                },
+            released += len(
+                jobs_release(
+                    worker_ids=sorted(silent_workers),
+                    reason=ReleaseReason.HOST_LOST,
+                    detail=f"no heartbeat for {timeout:g} s",
+                )
             )
-            reaped += 1
-            if target == S.RETRYING:
-                transaction.on_commit(lambda job_id=row["id"]: jobs_publish([job_id]), robust=True)
-        logger.warning("Reaped job %s (%s): %s", row["id"], target, message)
-    return reaped
+    return released
 
 
-def _broker_holds_messages(queue_name: str) -> bool:
-    """True if Redis holds any message of the queue: ready, delayed or delivered but not acked.
+class LostMessageScan:
+    """Finds queued jobs whose message Redis no longer holds, a batch at a time, oldest first,
+    resuming after the last job it looked at so that a long backlog is covered in turn."""
 
-    Dramatiq keeps every message in ``<ns>:<queue>.msgs`` (and ``<queue>.DQ.msgs``) until it is acked.
-    """
-    broker = dramatiq.get_broker()
-    namespace = broker.namespace
-    pipe = broker.client.pipeline()
-    pipe.hlen(f"{namespace}:{queue_name}.msgs")
-    pipe.hlen(f"{namespace}:{dq_name(queue_name)}.msgs")
-    return any(pipe.execute())
+    def __init__(self, *, batch: int = 1000):
+        self.batch = batch
+        self.after = None
 
-
-def republish_lost_messages(*, older_than: float = 60.0, limit: int = 500) -> int:
-    """Queued jobs whose messages Redis no longer holds (a Redis restart without persistence):
-    publish them again under a new dispatch token, so a late original could never run twice."""
-    cutoff = timezone.now() - timedelta(seconds=older_than)
-    waiting = Job.objects.filter(status__in=(S.QUEUED, S.SCHEDULED), enqueued_at__lt=cutoff)
-    republished = 0
-    for queue_name in waiting.order_by().values_list("queue_name", flat=True).distinct():
-        if _broker_holds_messages(queue_name):
-            continue
-        ids = list(waiting.filter(queue_name=queue_name).values_list("id", flat=True)[:limit])
-        with transaction.atomic():
-            # Back to pending with a new token; the relay's publish marks them queued again.
-            moved = states.transition_many(
-                Job.objects.filter(pk__in=ids, status=S.QUEUED),
-                S.PENDING,
-                dispatch_token=F("dispatch_token") + 1,
-                enqueued_at=None,
-            )
-            Job.objects.filter(pk__in=ids, status=S.SCHEDULED).update(
-                dispatch_token=F("dispatch_token") + 1, enqueued_at=None
-            )
-            transaction.on_commit(lambda ids=ids: jobs_publish(ids), robust=True)
-        republished += len(ids)
-        logger.warning(
-            "Redis holds no message of queue %s: republished %d job(s) (%d were queued).", queue_name, len(ids), moved
+    def run(self) -> int:
+        age = settings.JOBS["LOST_MESSAGE_AGE"]
+        waiting = Job.objects.filter(status=S.QUEUED, enqueued_at__lt=clock.Now() - timedelta(seconds=age))
+        if self.after is not None:
+            waiting = waiting.filter(enqueued_at__gt=self.after)
+        rows = list(
+            waiting.order_by("enqueued_at").values("id", "dispatch_token", "queue_name", "enqueued_at")[: self.batch]
         )
-    return republished
+        self.after = rows[-1]["enqueued_at"] if len(rows) == self.batch else None
+        if not rows:
+            return 0
+        present = broker.messages_present([(r["id"], r["dispatch_token"], r["queue_name"]) for r in rows])
+        lost = [r for r, here in zip(rows, present, strict=True) if not here]
+        if not lost:
+            return 0
+        republished = jobs_republish_lost(lost)
+        if republished:
+            logger.warning("Republished %d job(s) whose message Redis no longer held.", republished)
+        return republished
 
 
-def recover() -> dict:
-    """One pass of all three: what the scheduler and the worker maintenance thread call."""
+def recover(scan: LostMessageScan | None = None) -> dict:
+    """One full pass: what the scheduler's ``jobs.recover`` and every supervisor run."""
     return {
-        "reaped": reap_lost_jobs(),
-        "relayed": relay_unpublished(),
-        "republished": republish_lost_messages(older_than=engine_setting("LOST_MESSAGE_AGE")),
+        "published": publish_due(),
+        "released": release_lost_copies(),
+        "republished": (scan or LostMessageScan()).run(),
     }

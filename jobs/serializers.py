@@ -53,6 +53,9 @@ class AttemptOutput(serializers.ModelSerializer):
             "error_type",
             "error_message",
             "traceback",
+            "charged",
+            "late_outcome",
+            "late_at",
         ]
 
 
@@ -60,6 +63,7 @@ class JobOutput(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_name")
     queue = serializers.CharField(source="queue_name")
     max_retries = serializers.IntegerField()
+    next_retry_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Job
@@ -70,6 +74,7 @@ class JobOutput(serializers.ModelSerializer):
             "priority",
             "status",
             "attempts",
+            "uncharged_attempts",
             "max_retries",
             "progress",
             "progress_message",
@@ -81,7 +86,6 @@ class JobOutput(serializers.ModelSerializer):
             "next_retry_at",
             "cancel_requested_at",
             "worker_id",
-            "heartbeat_at",
             "error_type",
             "error_message",
             "idempotency_key",
@@ -93,4 +97,4 @@ class JobDetailOutput(JobOutput):
     attempt_log = AttemptOutput(many=True, read_only=True)
 
     class Meta(JobOutput.Meta):
-        fields = [*JobOutput.Meta.fields, "args", "kwargs", "result", "message_id", "attempt_log"]
+        fields = [*JobOutput.Meta.fields, "args", "kwargs", "result", "dispatch_token", "attempt_log"]

@@ -1,41 +1,110 @@
-"""The one state machine of a job.
+"""The one state machine of a job: what can happen to it, under which conditions.
 
-Allowed transitions are declared once in ``TRANSITIONS``. Every transition is a single conditional
-UPDATE that matches only the allowed source states, so two processes can never move a job
-backwards or run a cancelled job; a transition that matched nothing reports ``False``.
+Every change of a job's status is one of the named transitions below. Each is a single conditional
+UPDATE that matches only the allowed source states *and* the transition's guard (the fencing token,
+a cancel request, publication), so two processes can never move a job backwards, run a cancelled
+job, or act for a copy whose job was taken from it; a transition that matched nothing reports it.
 Nothing else in the code base writes ``Job.status``.
+
+The columns the guards read:
+- ``dispatch_token``: the fencing token. Bumped by every transition that needs a new message
+  (retry, release, republish, rerun). A message carries the token it was published with; the copy
+  that claims it holds that token, and its every write (progress, success, failure) matches on it.
+- ``enqueued_at``: NULL while the current token's message is not on the broker yet.
+- ``available_at``: when a waiting job may be published (ETA, end of backoff, or at once).
+- ``cancel_requested_at``: a running job was asked to stop; it ends ``cancelled``, never retried.
+- ``worker_id``: the process running the claimed copy; liveness is that process's and its host's.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.db.models.functions import Now
 
+from jobs.clock import now_sql
 from jobs.models import Job, JobStatus
 
 S = JobStatus
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    # pending → running: a worker may see the message before the submitter marks the row queued.
-    S.PENDING: frozenset({S.QUEUED, S.RUNNING, S.CANCELLED}),
-    S.SCHEDULED: frozenset({S.RUNNING, S.CANCELLED}),
-    # queued → pending: its message was lost (Redis restarted empty) and must be published again.
-    S.QUEUED: frozenset({S.RUNNING, S.CANCELLED, S.PENDING}),
-    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.RETRYING, S.CANCELLED}),
-    S.RETRYING: frozenset({S.RUNNING, S.CANCELLED, S.FAILED}),
-    S.FAILED: frozenset({S.PENDING}),
-    S.CANCELLED: frozenset({S.PENDING}),
-    S.SUCCEEDED: frozenset(),
-}
 
-CLAIMABLE = tuple(sorted(s for s, targets in TRANSITIONS.items() if S.RUNNING in targets))
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    guard: str
+
+
+MACHINE = (
+    Transition(
+        "publish",
+        (S.PENDING, S.SCHEDULED, S.RETRYING),
+        (S.QUEUED,),
+        "its message for the current token is not on the broker yet (enqueued_at IS NULL) and it is due "
+        "(available_at <= now); pending jobs are published at once after the commit that created them",
+    ),
+    Transition(
+        "republish",
+        (S.QUEUED,),
+        (S.QUEUED,),
+        "the broker no longer holds its message (a Redis restart lost it): a new token, and a new message "
+        "at the head of its queue, so it keeps its place",
+    ),
+    Transition(
+        "claim",
+        (S.QUEUED,),
+        (S.RUNNING,),
+        "the message's token is the row's and no cancel was requested; counts the attempt, records the "
+        "worker process; a stale or duplicate message matches nothing and is dropped",
+    ),
+    Transition(
+        "succeed",
+        (S.RUNNING,),
+        (S.SUCCEEDED,),
+        "the copy still holds the token; a fenced copy matches nothing and its late effect is recorded "
+        "on its attempt. The broker's message is acknowledged only after this commits",
+    ),
+    Transition(
+        "fail",
+        (S.RUNNING,),
+        (S.CANCELLED, S.FAILED, S.RETRYING),
+        "the copy holds the token. Cancelled when a cancel was requested; failed on a permanent error or "
+        "with no charged attempt left; else retrying with a new token, available after the backoff",
+    ),
+    Transition(
+        "release",
+        (S.RUNNING,),
+        (S.CANCELLED, S.FAILED, S.RETRYING),
+        "the copy's worker process died or was stopped, or its host went silent; the row still names that "
+        "worker and token. Same targets as fail; an attempt lost beside other jobs, or by a stop, is not "
+        "charged, and goes back at the head of its queue without backoff",
+    ),
+    Transition("cancel", (S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING), (S.CANCELLED,), "a waiting job never runs"),
+    Transition(
+        "request_cancel",
+        (S.RUNNING,),
+        (S.RUNNING,),
+        "sets cancel_requested_at; the running copy stops at its next check (or at once if abortable)",
+    ),
+    Transition(
+        "rerun",
+        (S.FAILED, S.CANCELLED),
+        (S.PENDING,),
+        "an operator's retry: a new token and a fresh retry budget, published after commit",
+    ),
+)
+BY_NAME = {t.name: t for t in MACHINE}
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    status: frozenset(target for t in MACHINE if status in t.sources for target in t.targets if target != status)
+    for status in S.values
+}
 
 
 def sources_of(target: str) -> tuple[str, ...]:
-    """The states from which ``target`` may be reached."""
+    """The states from which ``target`` may be reached by some transition."""
     return tuple(sorted(s for s, targets in TRANSITIONS.items() if target in targets))
 
 
@@ -43,29 +112,43 @@ def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
 
 
-def transition(job_id, target: str, *, only_from: tuple[str, ...] | None = None, where=None, **fields) -> bool:
-    """Move one job to ``target`` if it is in an allowed source state; True when it moved.
+def _check(name: str, target: str) -> Transition:
+    spec = BY_NAME[name]
+    if target not in spec.targets:
+        raise ValueError(f"transition {name!r} cannot end in {target!r}")
+    return spec
 
-    ``only_from`` narrows the allowed sources, ``where`` adds filters (e.g. a dispatch token);
-    ``fields`` are written in the same UPDATE.
-    """
-    allowed = sources_of(target)
-    if only_from is not None:
-        allowed = tuple(s for s in allowed if s in only_from)
-    now = fields.pop("now", None) or timezone.now()
-    matched = Job.objects.filter(pk=job_id, status__in=allowed, **(where or {})).update(
-        status=target, status_changed_at=now, **fields
+
+def transition(job_id, name: str, target: str, *, where=None, **fields) -> bool:
+    """Apply the named transition to one job if it is in a source state and ``where`` (the guard's
+    columns, e.g. ``{"dispatch_token": 3}``) holds; ``fields`` are written in the same UPDATE.
+    Returns True when the job moved."""
+    spec = _check(name, target)
+    matched = Job.objects.filter(pk=job_id, status__in=spec.sources, **(where or {})).update(
+        status=target, status_changed_at=Now(), **fields
     )
     return matched == 1
 
 
-def transition_many(queryset, target: str, **fields) -> int:
-    """Move every job of ``queryset`` that is in an allowed source state; returns how many moved."""
-    now = fields.pop("now", None) or timezone.now()
-    return queryset.filter(status__in=sources_of(target)).update(status=target, status_changed_at=now, **fields)
+def transition_many(queryset, name: str, target: str, **fields) -> int:
+    """Apply the named transition to every job of ``queryset`` in a source state; returns how many moved."""
+    spec = _check(name, target)
+    return queryset.filter(status__in=spec.sources).update(status=target, status_changed_at=Now(), **fields)
 
 
-# --- The worker's hot path: raw SQL, one round trip each -------------------------------------------
+# --- After a failed or lost attempt: the one decision ----------------------------------------------
+
+
+def after_unsuccessful_attempt(*, cancel_requested: bool, permanent: bool, charged_attempts: int, max_attempts: int):
+    """Where a job goes when an attempt did not succeed: cancelled, failed or retrying."""
+    if cancel_requested:
+        return S.CANCELLED
+    if permanent or charged_attempts >= max_attempts:
+        return S.FAILED
+    return S.RETRYING
+
+
+# --- The worker's hot path: raw SQL, one statement for many jobs ---------------------------------
 
 
 @dataclass(frozen=True)
@@ -73,111 +156,107 @@ class Claim:
     attempts: int
     max_attempts: int
     retry_cycle_start: int = 0
-
-
-def _db_uuid(value):
-    return Job._meta.pk.get_db_prep_value(value, connection)
-
-
-def _db_time(value):
-    return connection.ops.adapt_datetimefield_value(value)
+    uncharged_attempts: int = 0
 
 
 _table = Job._meta.db_table
+# {j} is the table's alias where the statement has one (PostgreSQL's UPDATE … FROM VALUES), else
+# nothing (SQLite's RETURNING cannot name an alias).
+_CLAIM_SET = (
+    "status = 'running', status_changed_at = {now}, attempts = {j}attempts + 1, started_at = {now}, "
+    "finished_at = NULL, worker_id = %s, progress = 0, progress_message = ''"
+)
+_CLAIM_GUARD = "{j}dispatch_token = {token} AND {j}status = 'queued' AND {j}cancel_requested_at IS NULL"
+_CLAIM_RETURNING = "{j}id, {j}attempts, {j}max_attempts, {j}retry_cycle_start, {j}uncharged_attempts"
 
 
-def claim(job_id, *, token: int, worker_id: str, message_id: str, now=None) -> Claim | None:
-    """Mark a job running for this worker: one conditional UPDATE that also counts the attempt.
-
-    Returns None when the job is not claimable with this token (cancelled, already running, a stale
-    duplicate message): the caller drops the message.
-    """
-    now = _db_time(now or timezone.now())
-    placeholders = ", ".join(["%s"] * len(CLAIMABLE))
-    sql = (
-        f"UPDATE {_table} SET status = %s, status_changed_at = %s, attempts = attempts + 1, "
-        f"started_at = %s, finished_at = NULL, heartbeat_at = %s, worker_id = %s, message_id = %s, "
-        f"enqueued_at = COALESCE(enqueued_at, %s), progress = 0, progress_message = '' "
-        f"WHERE id = %s AND dispatch_token = %s AND cancel_requested_at IS NULL "
-        f"AND status IN ({placeholders}) RETURNING attempts, max_attempts, retry_cycle_start"
-    )
-    params = [S.RUNNING, now, now, now, worker_id, message_id, now, _db_uuid(job_id), token, *CLAIMABLE]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return Claim(attempts=row[0], max_attempts=row[1], retry_cycle_start=row[2]) if row else None
-
-
-def claim_many(requests, *, worker_id: str, now=None) -> dict[str, Claim]:
-    """``claim`` for many (job_id, token, message_id) in one statement; returns the claims that
-    matched, by job id (as a string). On SQLite, one UPDATE each inside one transaction."""
-    now_value = now or timezone.now()
-    if connection.vendor != "postgresql":
-        claims = {}
-        with transaction.atomic():
-            for job_id, token, message_id in requests:
-                found = claim(job_id, token=token, worker_id=worker_id, message_id=message_id, now=now_value)
-                if found is not None:
-                    claims[str(job_id)] = found
-        return claims
-    stamp = _db_time(now_value)
-    values = ", ".join(["(%s::uuid, %s::integer, %s::text)"] * len(requests))
-    placeholders = ", ".join(["%s"] * len(CLAIMABLE))
-    sql = (
-        f"UPDATE {_table} AS j SET status = %s, status_changed_at = %s, attempts = j.attempts + 1, "
-        f"started_at = %s, finished_at = NULL, heartbeat_at = %s, worker_id = %s, message_id = v.message_id, "
-        f"enqueued_at = COALESCE(j.enqueued_at, %s), progress = 0, progress_message = '' "
-        f"FROM (VALUES {values}) AS v(id, token, message_id) "
-        f"WHERE j.id = v.id AND j.dispatch_token = v.token AND j.cancel_requested_at IS NULL "
-        f"AND j.status IN ({placeholders}) RETURNING j.id, j.attempts, j.max_attempts, j.retry_cycle_start"
-    )
-    params = [S.RUNNING, stamp, stamp, stamp, worker_id, stamp]
-    for job_id, token, message_id in requests:
-        params += [str(job_id), token, message_id]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *CLAIMABLE])
-        rows = cursor.fetchall()
-    return {str(row[0]): Claim(attempts=row[1], max_attempts=row[2], retry_cycle_start=row[3]) for row in rows}
-
-
-def succeed(job_id, *, token: int, result, now=None) -> bool:
-    """running → succeeded for the claim that holds ``token``, storing the (size-capped) result."""
-    now = _db_time(now or timezone.now())
-    encoded = None if result is None else connection.ops.adapt_json_value(result, None)
-    sql = (
-        f"UPDATE {_table} SET status = %s, status_changed_at = %s, finished_at = %s, result = %s, "
-        f"progress = 100 WHERE id = %s AND dispatch_token = %s AND status = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [S.SUCCEEDED, now, now, encoded, _db_uuid(job_id), token, S.RUNNING])
-        return cursor.rowcount == 1
-
-
-def succeed_many(items) -> int:
-    """running → succeeded for many claims in one statement; ``items`` are
-    (job_id, token, result, finished_at). Returns how many rows moved."""
-    if not items:
-        return 0
+def claim_many(requests, *, worker_id: str) -> dict[str, Claim]:
+    """Claim many (job_id, token) for one worker process in one statement; returns the claims that
+    matched, by job id. A job asked for twice in one batch is claimed once, for its newest token."""
+    unique: dict[str, int] = {}  # job id → the newest token asked for (the only one that can match)
+    for job_id, token in requests:
+        unique[str(job_id)] = max(unique.get(str(job_id), int(token)), int(token))
+    if not unique:
+        return {}
+    now = now_sql()
     if connection.vendor == "postgresql":
-        values = ", ".join(["(%s::uuid, %s::integer, %s::timestamptz, %s::jsonb)"] * len(items))
-        params = []
-        for job_id, token, result, finished_at in items:
-            encoded = None if result is None else connection.ops.adapt_json_value(result, None)
-            params += [str(job_id), token, finished_at, encoded]
+        values = ", ".join(["(%s::uuid, %s::integer)"] * len(unique))
         sql = (
-            f"UPDATE {_table} AS j SET status = %s, status_changed_at = v.finished_at, finished_at = v.finished_at, "
-            f"result = v.result, progress = 100 FROM (VALUES {values}) AS v(id, token, finished_at, result) "
-            f"WHERE j.id = v.id AND j.dispatch_token = v.token AND j.status = %s"
+            f"UPDATE {_table} AS j SET {_CLAIM_SET.format(now=now, j='j.')} FROM (VALUES {values}) AS v(id, token) "
+            f"WHERE j.id = v.id AND {_CLAIM_GUARD.format(j='j.', token='v.token')} "
+            f"RETURNING {_CLAIM_RETURNING.format(j='j.')}"
+        )
+        params = [worker_id]
+        for job_id, token in unique.items():
+            params += [job_id, token]
+        with connection.cursor() as cursor:
+            cursor.execute(_fast_commit_prefix() + sql, params)
+            rows = cursor.fetchall()
+    else:  # SQLite: one UPDATE per job in one transaction (RETURNING cannot name an alias there)
+        rows = []
+        sql = (
+            f"UPDATE {_table} SET {_CLAIM_SET.format(now=now, j='')} WHERE id = %s AND "
+            f"{_CLAIM_GUARD.format(j='', token='%s')} RETURNING {_CLAIM_RETURNING.format(j='')}"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            for job_id, token in unique.items():
+                cursor.execute(sql, [worker_id, Job._meta.pk.get_db_prep_value(job_id, connection), token])
+                rows += cursor.fetchall()
+    return {_id(row[0]): Claim(*row[1:]) for row in rows}
+
+
+def succeed_many(items) -> set[str]:
+    """running → succeeded for many copies in one statement; ``items`` are (job_id, token, result)
+    with JSON-safe results. Returns the ids that moved; the others' copies had been fenced."""
+    if not items:
+        return set()
+    now = now_sql()
+    set_clause = (
+        f"status = 'succeeded', status_changed_at = {now}, finished_at = {now}, result = v.result, progress = 100"
+    )
+    guard = "j.id = v.id AND j.dispatch_token = v.token AND j.status = 'running'"
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(%s::uuid, %s::integer, %s::jsonb)"] * len(items))
+        params = []
+        for job_id, token, result in items:
+            params += [str(job_id), token, _json(result)]
+        sql = (
+            f"UPDATE {_table} AS j SET {set_clause} FROM (VALUES {values}) AS v(id, token, result) "
+            f"WHERE {guard} RETURNING j.id"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [S.SUCCEEDED, *params, S.RUNNING])
-            return cursor.rowcount
-    moved = 0
-    with transaction.atomic():
-        for job_id, token, result, finished_at in items:
-            moved += succeed(job_id, token=token, result=result, now=finished_at)
+            cursor.execute(_fast_commit_prefix() + sql, params)
+            return {_id(row[0]) for row in cursor.fetchall()}
+    moved = set()
+    sql = (
+        f"UPDATE {_table} SET {set_clause.replace('v.result', '%s')} "
+        f"WHERE id = %s AND dispatch_token = %s AND status = 'running' RETURNING id"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        for job_id, token, result in items:
+            cursor.execute(sql, [_json(result), Job._meta.pk.get_db_prep_value(job_id, connection), token])
+            moved |= {_id(row[0]) for row in cursor.fetchall()}
     return moved
 
 
-def json_size(value) -> int:
-    return len(json.dumps(value, separators=(",", ":"), default=str))
+def _id(value) -> str:
+    """A job id as the API spells it, whatever the database returned (SQLite: hex without dashes)."""
+    return str(Job._meta.pk.to_python(value))
+
+
+def _json(value):
+    return None if value is None else connection.ops.adapt_json_value(value, None)
+
+
+def _fast_commit_prefix() -> str:
+    """Claims and successes may commit without waiting for the WAL flush (PostgreSQL, JOBS_FAST_COMMIT).
+
+    Safe because recovery covers what a database crash could undo: a lost claim leaves the job
+    queued with a message Redis no longer holds (republished); a lost success leaves it running on a
+    worker that no longer runs it (released by that worker's reconciliation). A clean restart loses
+    nothing. Sent with the UPDATE as one implicit transaction, so nothing leaks into a pooled
+    connection (PgBouncer in transaction mode).
+    """
+    from django.conf import settings
+
+    return "SET LOCAL synchronous_commit = off; " if settings.JOBS["FAST_COMMIT"] else ""

@@ -28,6 +28,7 @@ from django.db import DatabaseError, close_old_connections, connection
 
 from jobs.scheduling import selectors, services, triggers
 from jobs.scheduling.lock import LeaderLock
+from jobs.selectors import SCHEDULER_HEARTBEAT_EXPIRY as HEARTBEAT_EXPIRY
 from jobs.selectors import scheduler_heartbeat_key
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_SYNC_INTERVAL = 5.0  # edits are live within this (+ one query): the issue asks for 10 s
 DEFAULT_LEASE = 15.0  # a dead leader's successor starts within this + STANDBY_POLL
 HEARTBEAT_INTERVAL = 5.0
-HEARTBEAT_EXPIRY = 60
 STANDBY_POLL = 1.0
 TICK = 0.25
 ERROR_PAUSE = 2.0  # after a failed loop turn (database or Redis down), not to spin on the error
@@ -254,7 +254,12 @@ class SchedulerRunner:
         if fire_time is None:  # only FiringExecutor may run this job
             raise RuntimeError("a schedule fires only with its fire time")
         if not self.lock.held():
+            # Not fired, so not recorded: whoever leads next plans it again from the table's
+            # next_run_at, which still names this fire time, and catches it up within its grace.
             logger.warning("Not firing schedule %s at %s: the lease is not held", schedule_id, fire_time.isoformat())
+            with self._replan_lock:
+                self._replan.add(schedule_id)
+            self.wake.set()
             return None
         for delay in (*FIRE_RETRY_DELAYS, None):
             close_old_connections()

@@ -53,7 +53,11 @@ def test_overview_shows_counts_chart_and_failure_rate(staff_browser):
     for _ in range(3):
         finished_job()
     finished_job(status=JobStatus.FAILED, error_type="ValueError")
-    JobFactory(status=JobStatus.QUEUED, created_at=timezone.now() - timedelta(seconds=90))
+    JobFactory(
+        status=JobStatus.QUEUED,
+        created_at=timezone.now() - timedelta(seconds=90),
+        available_at=timezone.now() - timedelta(seconds=90),
+    )
     page = staff_browser.get(reverse("jobs:overview"))
     content = page.content.decode()
     assert '<svg class="chart"' in content and 'class="ok-bar"' in content and 'class="fail-bar"' in content

@@ -87,3 +87,11 @@ def abortable(seconds=60):
     """Never checks for cancellation itself: only an abort stops it."""
     for _ in range(int(seconds * 10)):
         time.sleep(0.1)
+
+
+@job_actor(actor_name="t.stuck_in_c", retry=Fixed(max_retries=0), soft_time_limit=60, time_limit=1)
+def stuck_in_c(seconds=60):
+    """A C call that no exception can interrupt: only a new process stops it."""
+    _count_execution()
+    time.sleep(seconds)
+    return "woke up"

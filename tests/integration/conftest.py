@@ -20,9 +20,10 @@ LOG_DIR = BASE_DIR / "var" / "test-logs"
 # Fast engine timings for the tests (defaults are for production).
 FAST_ENGINE_ENV = {
     "JOBS_HEARTBEAT_INTERVAL": "0.5",
-    "JOBS_HEARTBEAT_TIMEOUT": "4",
+    "JOBS_LIVENESS_TIMEOUT": "4",
+    "JOBS_HARD_LIMIT_GRACE": "1",
+    "JOBS_DISPATCH_INTERVAL": "0.1",
     "JOBS_MAINTENANCE_INTERVAL": "1",
-    "JOBS_RELAY_GRACE": "1",
     "JOBS_LOST_MESSAGE_AGE": "3",
     "dramatiq_worker_timeout": "100",
     "dramatiq_restart_delay": "500",
@@ -121,10 +122,9 @@ class WorkerProcess(ManagedProcess):
         return argv + ["--queues", *self.queues] if self.queues else argv
 
     def pool_children(self) -> list[psutil.Process]:
-        """The dramatiq worker processes (children of the dramatiq parent)."""
+        """The worker processes: the supervisor's children."""
         try:
-            supervisor = psutil.Process(self.proc.pid)
-            return [p for p in supervisor.children(recursive=True) if p.parent().pid != supervisor.pid]
+            return psutil.Process(self.proc.pid).children()
         except psutil.NoSuchProcess:
             return []
 
@@ -133,7 +133,8 @@ class WorkerProcess(ManagedProcess):
 
         def ready():
             pids = self.pool_children_pids()
-            return pids and Worker.objects.filter(pid__in=pids, stopped_at__isnull=True).count() >= len(pids)
+            ready = Worker.objects.filter(pid__in=pids, stopped_at__isnull=True, ready_at__isnull=False)
+            return pids and ready.count() >= len(pids)
 
         wait_for(ready, timeout=timeout, message=f"worker {self.name} to heartbeat (log {self.log_path})")
         return known

@@ -248,3 +248,39 @@ def test_a_redis_restart_that_loses_queued_messages_loses_no_job(staff_client, s
     finally:
         dramatiq.set_broker(previous)
         private.stop()
+
+
+def test_the_hard_time_limit_stops_a_job_stuck_in_c_code(staff_client, start_worker):
+    """Defect 11: Dramatiq's time limit cannot interrupt a C call; the job stayed running forever
+    while its process heartbeat. The supervisor restarts the process past the limit plus a grace."""
+    start_worker(processes=1, threads=2)
+    stuck = submit(staff_client, "t.stuck_in_c", seconds=60)  # time_limit 1 s, grace 1 s in the tests
+    started = time.monotonic()
+    job = wait_status(stuck, S.FAILED, timeout=30)
+    assert time.monotonic() - started < 20
+    attempt = JobAttempt.objects.get(job_id=stuck)
+    assert (attempt.outcome, attempt.error_type, attempt.charged) == (AttemptOutcome.TIMEOUT, "TimeLimitExceeded", True)
+    assert job.error_type == "TimeLimitExceeded"
+    after = submit(staff_client, "t.record", 1)  # the restarted process works
+    wait_status(after, S.SUCCEEDED, timeout=30)
+
+
+def test_jobs_that_shared_a_killed_process_are_not_charged_and_run_again_at_once(staff_client, start_worker):
+    """Defect 12: lost attempts were charged to jobs that only shared a pool with the one that
+    crashed, retried at the back of the queue."""
+    worker = start_worker(processes=1, threads=4)
+    ids = [submit(staff_client, "t.slow", seconds=4) for _ in range(3)]
+    wait_for(lambda: Job.objects.filter(pk__in=ids, status=S.RUNNING).count() == 3, timeout=30, message="3 running")
+    killed_at = time.monotonic()
+    worker.kill_child()
+    wait_for(
+        lambda: not Job.objects.filter(pk__in=ids, status=S.RUNNING, dispatch_token=0).exists(),
+        timeout=10,
+        message="the killed process's jobs to be released",
+    )
+    assert time.monotonic() - killed_at < 5  # released by the supervisor at once, not after a timeout
+    for job_id in ids:
+        job = wait_status(job_id, S.SUCCEEDED, timeout=60)
+        assert job.attempts == 2 and job.uncharged_attempts == 1 and executions(job_id) == 1
+        lost = JobAttempt.objects.get(job_id=job_id)
+        assert (lost.outcome, lost.charged) == (AttemptOutcome.LOST, False)

@@ -119,7 +119,12 @@ def test_stats_queues_workers_actors(staff_client):
         started_at=now - timedelta(seconds=2),
         finished_at=now,
     )
-    JobFactory(status=S.QUEUED, queue_name="reports", created_at=now - timedelta(seconds=90))
+    JobFactory(
+        status=S.QUEUED,
+        queue_name="reports",
+        created_at=now - timedelta(seconds=90),
+        available_at=now - timedelta(seconds=90),
+    )
     stats = staff_client.get("/api/v1/jobs/stats").json()
     assert stats["by_status"]["succeeded"] == 1 and stats["by_status"]["queued"] == 1
     assert stats["wait_seconds"]["p50"] == pytest.approx(1.0, abs=0.01)

@@ -1,97 +1,274 @@
+import threading
 from datetime import timedelta
 
 import dramatiq
 import pytest
+from django.db import connection
 from django.utils import timezone
 
-from jobs import recovery
-from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus
+from jobs import broker, recovery, services
+from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus, Worker, WorkerHost
 from tests.factories import JobFactory
 
 S = JobStatus
 
 
-@pytest.mark.django_db
-def test_relay_publishes_old_unpublished_jobs_only(settings):
-    settings.JOBS = {**settings.JOBS, "RELAY_GRACE": 10}
-    old = timezone.now() - timedelta(seconds=30)
-    stuck = JobFactory(status=S.PENDING, status_changed_at=old)
-    fresh = JobFactory(status=S.PENDING)  # its own on_commit publish may still be under way
-    retry = JobFactory(status=S.RETRYING, status_changed_at=old, next_retry_at=timezone.now())
-    assert recovery.relay_unpublished() == 2
-    stuck.refresh_from_db()
-    retry.refresh_from_db()
-    fresh.refresh_from_db()
-    assert stuck.status == S.QUEUED and stuck.enqueued_at is not None
-    assert retry.status == S.RETRYING and retry.enqueued_at is not None
-    assert fresh.status == S.PENDING
+@pytest.fixture
+def empty_namespace():
+    """Redis keys of this test alone, so that no other test's messages count."""
+    current = dramatiq.get_broker()
+    previous = current.namespace
+    current.namespace = f"{previous}-rec-{id(current)}"
+    yield current.namespace
+    for key in current.client.scan_iter(match=f"{current.namespace}*"):
+        current.client.delete(key)
+    current.namespace = previous
+
+
+def queue_ids(queue="default") -> list[str]:
+    return [x.decode() for x in dramatiq.get_broker().client.lrange(broker.queue_key(queue), 0, -1)]
+
+
+def host(host_id="h1", *, beat_ago=0.0, beating_for=3600.0, stopped=False) -> WorkerHost:
+    now = timezone.now()
+    return WorkerHost.objects.create(
+        id=host_id,
+        hostname="test",
+        pid=1,
+        heartbeat_at=now - timedelta(seconds=beat_ago),
+        beating_since=now - timedelta(seconds=beating_for),
+        stopped_at=now if stopped else None,
+    )
+
+
+def worker(worker_id, owner: WorkerHost | None, *, stopped=False, stop_reason="", beat_ago=0.0) -> Worker:
+    now = timezone.now()
+    return Worker.objects.create(
+        id=worker_id,
+        host=owner,
+        hostname="test",
+        pid=2,
+        heartbeat_at=now - timedelta(seconds=beat_ago),
+        stopped_at=now if stopped else None,
+        stop_reason=stop_reason,
+    )
+
+
+def running(worker_id, **fields) -> Job:
+    return JobFactory(status=S.RUNNING, worker_id=worker_id, attempts=1, started_at=timezone.now(), **fields)
+
+
+# --- Publishing ------------------------------------------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_relay_leaves_jobs_pending_when_the_broker_is_down(settings, monkeypatch):
-    settings.JOBS = {**settings.JOBS, "RELAY_GRACE": 0}
-    job = JobFactory(status=S.PENDING, status_changed_at=timezone.now() - timedelta(seconds=5))
-    broker = dramatiq.get_broker()
+def test_publish_due_sends_only_due_unpublished_jobs(empty_namespace):
+    due = JobFactory(status=S.PENDING, available_at=timezone.now() - timedelta(seconds=1))
+    retry = JobFactory(status=S.RETRYING, dispatch_token=2, available_at=timezone.now() - timedelta(seconds=1))
+    later = JobFactory(status=S.RETRYING, available_at=timezone.now() + timedelta(hours=1))
+    published = JobFactory(status=S.QUEUED, enqueued_at=timezone.now())
+    assert services.publish_due() == 2
+    for job in (due, retry):
+        job.refresh_from_db()
+        assert job.status == S.QUEUED and job.enqueued_at is not None
+    assert Job.objects.get(pk=later.pk).status == S.RETRYING
+    assert sorted(queue_ids()) == sorted([f"{due.pk}.0", f"{retry.pk}.2"])
+    assert Job.objects.get(pk=published.pk).dispatch_token == 0
 
-    def refuse(*args, **kwargs):
+
+@pytest.mark.django_db
+def test_publish_leaves_jobs_unpublished_when_the_broker_is_down(empty_namespace, monkeypatch):
+    job = JobFactory(status=S.PENDING, available_at=timezone.now() - timedelta(seconds=5))
+
+    def refuse(outgoing):
         import redis
 
         raise redis.exceptions.ConnectionError("down")
 
-    monkeypatch.setattr(broker, "enqueue", refuse)
-    assert recovery.relay_unpublished() == 0
+    monkeypatch.setattr(broker, "publish", refuse)
+    assert services.publish_due() == 0
     job.refresh_from_db()
-    assert job.status == S.PENDING
+    assert job.status == S.PENDING and job.enqueued_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_dispatchers_publish_each_job_once(empty_namespace):
+    """Defect 3: the relay ran in every process without owning rows, so after an outage each
+    pending job was published once per process."""
+    jobs = [JobFactory(status=S.PENDING, available_at=timezone.now() - timedelta(seconds=30)) for _ in range(300)]
+    start = threading.Barrier(4)
+    sent = []
+
+    def dispatcher():
+        try:
+            start.wait()
+            total = 0
+            while count := services.publish_due(limit=50):
+                total += count
+            sent.append(total)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(sent) == 300
+    ids = queue_ids()
+    assert len(ids) == 300 and len(set(ids)) == 300
+    assert Job.objects.filter(pk__in=[j.pk for j in jobs], status=S.QUEUED).count() == 300
+
+
+# --- Releasing the jobs of dead processes and silent hosts --------------------------------------
 
 
 @pytest.mark.django_db
-def test_reaper_retries_a_lost_job_and_records_the_lost_attempt(settings):
-    settings.JOBS = {**settings.JOBS, "HEARTBEAT_TIMEOUT": 5}
-    stale = timezone.now() - timedelta(seconds=60)
-    job = JobFactory(status=S.RUNNING, attempts=1, max_attempts=4, heartbeat_at=stale, worker_id="dead:1")
-    alive = JobFactory(status=S.RUNNING, attempts=1, heartbeat_at=timezone.now())
-    assert recovery.reap_lost_jobs() == 1
+def test_a_job_of_a_dead_process_alone_is_charged_and_waits_its_backoff(empty_namespace):
+    dead = worker("h1/a", host("h1"), stopped=True)
+    job = running(dead.id, actor_name="t.record", max_attempts=4)
+    assert recovery.release_lost_copies() == 1
     job.refresh_from_db()
     assert job.status == S.RETRYING and job.dispatch_token == 1 and job.error_type == "WorkerLost"
+    assert job.uncharged_attempts == 0 and job.available_at > timezone.now()
     lost = JobAttempt.objects.get(job=job)
-    assert lost.outcome == AttemptOutcome.LOST and "dead:1" in lost.error_message
-    assert Job.objects.get(pk=alive.pk).status == S.RUNNING
+    assert (lost.outcome, lost.charged) == (AttemptOutcome.LOST, True) and dead.id in lost.error_message
 
 
 @pytest.mark.django_db
-def test_reaper_fails_a_lost_job_out_of_attempts_and_honours_cancel(settings):
-    settings.JOBS = {**settings.JOBS, "HEARTBEAT_TIMEOUT": 5}
-    stale = timezone.now() - timedelta(seconds=60)
-    poison = JobFactory(status=S.RUNNING, attempts=3, max_attempts=3, heartbeat_at=stale)
-    cancelled = JobFactory(status=S.RUNNING, attempts=1, heartbeat_at=stale, cancel_requested_at=stale)
-    assert recovery.reap_lost_jobs() == 2
+def test_jobs_that_shared_a_dead_process_are_not_charged_go_first_and_run_alone(empty_namespace):
+    """Defect 12: lost attempts were charged to jobs that only shared a pool with the one that
+    crashed, and went to the back of the queue."""
+    waiting = JobFactory(status=S.PENDING, available_at=timezone.now() - timedelta(seconds=1))
+    services.publish_due()
+    dead = worker("h1/a", host("h1"), stopped=True)
+    shared = [running(dead.id, actor_name="t.record", max_attempts=1) for _ in range(3)]
+    assert len(services.jobs_release(worker_ids=[dead.id], reason=services.ReleaseReason.CRASH)) == 3
+    for job in shared:
+        job.refresh_from_db()
+        assert job.status == S.RETRYING and job.uncharged_attempts == 1 and job.run_alone
+        assert JobAttempt.objects.get(job=job).charged is False
+    services.jobs_publish([j.pk for j in shared], front=True)
+    ids = queue_ids()
+    assert ids[-1] == f"{waiting.pk}.0"  # the released jobs went ahead of work that waited
+    assert set(ids[:3]) == {f"{j.pk}.1" for j in shared}
+
+
+@pytest.mark.django_db
+def test_a_timed_out_job_is_charged_and_the_others_of_its_process_are_not(empty_namespace):
+    killed = worker("h1/a", host("h1"), stopped=True)
+    culprit = running(killed.id, actor_name="t.record", max_attempts=1)
+    bystander = running(killed.id, actor_name="t.record", max_attempts=1)
+    services.jobs_release(worker_ids=[killed.id], reason=services.ReleaseReason.TIMEOUT, culprit_job_id=culprit.pk)
+    culprit.refresh_from_db()
+    bystander.refresh_from_db()
+    assert culprit.status == S.FAILED and culprit.error_type == "TimeLimitExceeded"
+    assert JobAttempt.objects.get(job=culprit).outcome == AttemptOutcome.TIMEOUT
+    assert bystander.status == S.RETRYING and not bystander.run_alone
+
+
+@pytest.mark.django_db
+def test_a_job_out_of_attempts_fails_and_a_cancel_request_is_honoured(empty_namespace):
+    dead = worker("h1/a", host("h1"), stopped=True)
+    poison = running(dead.id, max_attempts=3)
+    Job.objects.filter(pk=poison.pk).update(attempts=3)
+    assert recovery.release_lost_copies() == 1
     assert Job.objects.get(pk=poison.pk).status == S.FAILED
+    other = worker("h1/b", WorkerHost.objects.get(pk="h1"), stopped=True)
+    cancelled = running(other.id, cancel_requested_at=timezone.now())
+    assert recovery.release_lost_copies() == 1
     assert Job.objects.get(pk=cancelled.pk).status == S.CANCELLED
 
 
-@pytest.fixture
-def empty_namespace():
-    """Redis keys of this test alone, so that no other test's messages count as present."""
-    broker = dramatiq.get_broker()
-    previous = broker.namespace
-    broker.namespace = f"{previous}-lost-{id(broker)}"
-    yield broker.namespace
-    for key in broker.client.scan_iter(match=f"{broker.namespace}*"):
-        broker.client.delete(key)
-    broker.namespace = previous
+@pytest.mark.django_db
+def test_a_silent_host_is_released_only_while_another_host_was_heard_throughout(settings, empty_namespace):
+    settings.JOBS = {**settings.JOBS, "LIVENESS_TIMEOUT": 10}
+    silent = worker("h-silent/a", host("h-silent", beat_ago=30))
+    job = running(silent.id)
+    # After a database outage every heartbeat is old: nobody was heard throughout, nothing moves.
+    host("h-back", beat_ago=0, beating_for=2)
+    assert recovery.release_lost_copies() == 0
+    assert Job.objects.get(pk=job.pk).status == S.RUNNING
+    host("h-steady", beat_ago=0, beating_for=60)
+    assert recovery.release_lost_copies() == 1
+    job.refresh_from_db()
+    assert job.status == S.RETRYING and job.uncharged_attempts == 1
+    assert WorkerHost.objects.get(pk="h-silent").stopped_at is not None  # it must rejoin as a new host
 
 
 @pytest.mark.django_db
-def test_jobs_whose_messages_redis_lost_are_published_again(empty_namespace, django_capture_on_commit_callbacks):
+def test_liveness_uses_the_database_clock_not_the_workers(settings, empty_namespace):
+    """Defect 6: heartbeats written with the worker's clock were compared with the reaper's."""
+    settings.JOBS = {**settings.JOBS, "LIVENESS_TIMEOUT": 10}
+    host("h-steady", beating_for=60)
+    skewed_host = host("h-fast")
+    alive = worker("h-fast/a", skewed_host)
+    job = running(alive.id)
+    # This process's clock runs 30 s ahead: nothing it computes may make a live host look silent.
+    real_now = timezone.now
+    try:
+        timezone.now = lambda: real_now() + timedelta(seconds=30)
+        assert recovery.release_lost_copies() == 0
+    finally:
+        timezone.now = real_now
+    assert Job.objects.get(pk=job.pk).status == S.RUNNING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_recovery_passes_release_a_job_once(empty_namespace):
+    dead = worker("h1/a", host("h1"), stopped=True)
+    jobs = [running(dead.id, actor_name="t.record") for _ in range(20)]
+    released = []
+
+    def pass_():
+        try:
+            released.append(recovery.release_lost_copies())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=pass_) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sum(released) == 20
+    assert JobAttempt.objects.filter(job__in=jobs).count() == 20
+    assert set(Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("dispatch_token", flat=True)) == {1}
+
+
+# --- Lost messages -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_queued_job_whose_message_redis_lost_is_republished_at_the_head(settings, empty_namespace):
+    settings.JOBS = {**settings.JOBS, "LOST_MESSAGE_AGE": 60}
     old = timezone.now() - timedelta(minutes=5)
-    lost = JobFactory(status=S.QUEUED, queue_name="documents", enqueued_at=old)
-    fresh = JobFactory(status=S.QUEUED, queue_name="documents", enqueued_at=timezone.now())
-    with django_capture_on_commit_callbacks(execute=True):
-        assert recovery.republish_lost_messages(older_than=60) == 1
+    lost = JobFactory(status=S.QUEUED, enqueued_at=old)
+    fresh = JobFactory(status=S.QUEUED, enqueued_at=timezone.now())
+    kept = JobFactory(status=S.PENDING, available_at=old)
+    services.publish_due()
+    Job.objects.filter(pk=kept.pk).update(enqueued_at=old)
+    assert recovery.LostMessageScan().run() == 1
     lost.refresh_from_db()
     assert lost.status == S.QUEUED and lost.dispatch_token == 1 and lost.enqueued_at > old
-    broker = dramatiq.get_broker()
-    assert broker.client.hlen(f"{empty_namespace}:documents.msgs") == 1
-    # Now Redis holds a message of the queue: nothing more is republished.
-    assert recovery.republish_lost_messages(older_than=0) == 0
+    assert queue_ids()[0] == f"{lost.pk}.1"
     assert Job.objects.get(pk=fresh.pk).dispatch_token == 0
+    assert Job.objects.get(pk=kept.pk).dispatch_token == 0  # its message is still in Redis
+    assert recovery.LostMessageScan().run() == 0
+
+
+@pytest.mark.django_db
+def test_a_retried_job_lost_after_publication_is_found_job_by_job(settings, empty_namespace):
+    """Defect 5: lost-message recovery covered only queued and scheduled jobs, and only when a
+    queue held no message at all."""
+    settings.JOBS = {**settings.JOBS, "LOST_MESSAGE_AGE": 1}
+    other = JobFactory(status=S.PENDING)  # another message keeps the queue non-empty
+    retried = JobFactory(status=S.RETRYING, dispatch_token=3, available_at=timezone.now() - timedelta(seconds=5))
+    services.publish_due()
+    Job.objects.update(enqueued_at=timezone.now() - timedelta(seconds=30))
+    client = dramatiq.get_broker().client
+    client.hdel(f"{broker.queue_key('default')}.msgs", f"{retried.pk}.3")  # Redis lost just this one
+    assert recovery.LostMessageScan().run() == 1
+    retried.refresh_from_db()
+    assert retried.status == S.QUEUED and retried.dispatch_token == 4
+    assert Job.objects.get(pk=other.pk).dispatch_token == 0

@@ -120,3 +120,37 @@ def test_a_fire_lost_to_a_database_error_is_caught_up(monkeypatch):
     assert times[0] == schedule.next_run_at  # the first fire time, swallowed by the outage, ran
     assert runs[0].created_at - runs[0].fire_time > timedelta(seconds=0.5)  # late, after the outage
     assert [b - a for a, b in zip(times, times[1:], strict=False)] == [timedelta(seconds=1)] * (len(times) - 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fire_refused_for_a_lapsed_lease_is_planned_again_not_skipped(monkeypatch):
+    """Defect 14: _fire returned without replanning when the lease check failed at that instant,
+    so that fire time was skipped for good although the runner kept (or regained) the lease."""
+    Schedule.objects.all().delete()
+    schedule = services.schedule_create(
+        name="lease", actor_name="echo", interval_seconds=1, overlap="allow", coalesce=False, misfire_grace_seconds=60
+    )
+    runner = SchedulerRunner(sync_interval=0.5, lease=5)
+    held = runner.lock.held
+    refused = []
+
+    def lapsing():
+        # The renewal is late at the first fire only: held() is false for that instant.
+        if not refused and runner.scheduler is not None and runner.scheduler.get_jobs():
+            refused.append(time.monotonic())
+            return False
+        return held()
+
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        wait_for(lambda: runner.active, timeout=5, message="the runner to lead")
+        monkeypatch.setattr(runner.lock, "held", lapsing)
+        wait_for(lambda: ScheduleRun.objects.filter(schedule=schedule).count() >= 3, timeout=10, message="three runs")
+    finally:
+        runner.stop()
+        thread.join(10)
+    times = sorted(ScheduleRun.objects.filter(schedule=schedule).values_list("fire_time", flat=True))
+    assert refused, "the lease check never lapsed"
+    # No gap: the fire time refused for the lapsed lease ran once the runner planned it again.
+    assert [b - a for a, b in zip(times, times[1:], strict=False)] == [timedelta(seconds=1)] * (len(times) - 1)

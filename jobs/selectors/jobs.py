@@ -1,0 +1,120 @@
+"""Reads of jobs for the API, the pages and the commands: lists, keyset pages, details, dead letters."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max, Min, Q, QuerySet
+
+from jobs.models import Job, JobStatus
+
+S = JobStatus
+
+
+def job_list(
+    *, status=None, actor=None, queue=None, error_type=None, created_after=None, created_before=None, search=None
+) -> QuerySet:
+    qs = Job.objects.all()
+    if status:
+        qs = qs.filter(status__in=status if isinstance(status, (list, tuple)) else [status])
+    if actor:
+        qs = qs.filter(actor_name=actor)
+    if queue:
+        qs = qs.filter(queue_name=queue)
+    if error_type:
+        qs = qs.filter(error_type=error_type)
+    if created_after:
+        qs = qs.filter(created_at__gte=created_after)
+    if created_before:
+        qs = qs.filter(created_at__lt=created_before)
+    if search:
+        term = search.strip()
+        match = Q(actor_name__icontains=term) | Q(error_message__icontains=term) | Q(idempotency_key=term)
+        try:
+            match |= Q(pk=uuid.UUID(term))
+        except ValueError:
+            pass
+        qs = qs.filter(match)
+    return qs.defer("result", "args", "kwargs")
+
+
+def job_get(job_id) -> Job | None:
+    try:
+        return Job.objects.select_related("parent").prefetch_related("attempt_log").get(pk=job_id)
+    except (Job.DoesNotExist, ValueError, TypeError, ValidationError):
+        return None
+
+
+LIST_FIELDS = (
+    "id",
+    "actor_name",
+    "queue_name",
+    "status",
+    "attempts",
+    "max_attempts",
+    "progress",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "error_type",
+)
+
+
+def job_list_page(qs: QuerySet, *, after=None, before=None, size: int = 50) -> dict:
+    """One keyset page of ``qs`` on (created_at, id), newest first: the same cost at any depth.
+
+    ``after`` / ``before`` are (created_at, id) of the row the page follows or precedes.
+    Returns rows, and the keys of the first and last rows when newer or older rows exist.
+    """
+    qs = qs.only(*LIST_FIELDS)
+    if before is not None:
+        created_at, pk = before
+        # "created_at >= t" is the part an index can range-scan; the tie on t is settled by id.
+        rows = list(
+            qs.filter(created_at__gte=created_at)
+            .exclude(created_at=created_at, pk__lte=pk)
+            .order_by("created_at", "id")[: size + 1]
+        )
+        has_newer, has_older = len(rows) > size, True
+        rows = list(reversed(rows[:size]))
+    else:
+        if after is not None:
+            created_at, pk = after
+            qs = qs.filter(created_at__lte=created_at).exclude(created_at=created_at, pk__gte=pk)
+        rows = list(qs.order_by("-created_at", "-id")[: size + 1])
+        has_newer, has_older = after is not None, len(rows) > size
+        rows = rows[:size]
+    return {
+        "rows": rows,
+        "newer": (rows[0].created_at, rows[0].pk) if rows and has_newer else None,
+        "older": (rows[-1].created_at, rows[-1].pk) if rows and has_older else None,
+    }
+
+
+def jobs_by_ids(ids) -> QuerySet:
+    return Job.objects.filter(pk__in=list(ids))
+
+
+def job_children(job_id, *, limit: int = 50) -> list[Job]:
+    return list(Job.objects.filter(parent_id=job_id).only(*LIST_FIELDS).order_by("-created_at", "-id")[:limit])
+
+
+def dead_letter_jobs(*, actor: str | None = None, error_type: str | None = None) -> QuerySet:
+    qs = Job.objects.filter(status=S.FAILED)
+    if actor is not None:
+        qs = qs.filter(actor_name=actor)
+    if error_type is not None:
+        qs = qs.filter(error_type=error_type)
+    return qs
+
+
+def dead_letter_groups(*, limit: int = 200) -> list[dict]:
+    """Failed jobs grouped by actor and error type, largest group first, with a sample message."""
+    return list(
+        dead_letter_jobs()
+        .order_by()
+        .values("actor_name", "error_type")
+        .annotate(n=Count("*"), first=Min("finished_at"), last=Max("finished_at"), sample=Max("error_message"))
+        .order_by("-n", "actor_name", "error_type")[:limit]
+    )

@@ -1,0 +1,151 @@
+"""Operators' actions on jobs: cancel, retry, purge dead jobs, prune old ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F, QuerySet
+from django.db.models.functions import Now
+
+from jobs import registry, states
+from jobs.errors import InvalidTransition, NotFound
+from jobs.models import TERMINAL_STATUSES, Job, JobAttempt, JobStatus
+from jobs.services.dispatch import jobs_publish
+
+S = JobStatus
+WAITING = (S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING)
+# An operator may run again what ended without success; waiting and running jobs are not retried.
+RETRYABLE = (S.FAILED, S.CANCELLED)
+
+
+def _get_job(job_id) -> Job:
+    try:
+        return Job.objects.get(pk=job_id)
+    except (Job.DoesNotExist, ValueError, TypeError, ValidationError):  # ValidationError: not a UUID
+        raise NotFound(f"Job {job_id} does not exist.") from None
+
+
+def job_cancel(*, job_id) -> Job:
+    """Cancel a job: a waiting job never runs; a running one is interrupted at its next check.
+
+    A claim or a finish racing the cancel is settled by reading the job again: a job that started
+    meanwhile is asked to stop; one that finished meanwhile is a 409 (InvalidTransition).
+    """
+    job = _get_job(job_id)
+    for _ in range(5):
+        if job.status == S.RUNNING:
+            if Job.objects.filter(pk=job.pk, status=S.RUNNING, cancel_requested_at__isnull=True).update(
+                cancel_requested_at=Now()
+            ):
+                break
+        elif job.status in WAITING:
+            if states.transition(job.pk, "cancel", S.CANCELLED, finished_at=Now()):
+                break
+        job.refresh_from_db()
+        if job.status == S.CANCELLED or (job.status == S.RUNNING and job.cancel_requested_at):
+            break
+        if job.status in (S.SUCCEEDED, S.FAILED):
+            raise InvalidTransition(f"Job {job.pk} is {job.status}; only a waiting or running job can be cancelled.")
+    job.refresh_from_db()
+    return job
+
+
+def _rerun_fields(job: Job) -> dict:
+    spec = registry.get_spec(job.actor_name)
+    budget = spec.retry.max_retries if spec else job.max_retries
+    return {
+        "dispatch_token": F("dispatch_token") + 1,
+        "max_attempts": job.attempts - job.uncharged_attempts + budget + 1,
+        "retry_cycle_start": job.attempts - job.uncharged_attempts,
+        "enqueued_at": None,
+        "available_at": Now(),
+        "finished_at": None,
+        "cancel_requested_at": None,
+        "run_alone": False,
+    }
+
+
+def job_retry(*, job_id) -> Job:
+    """Run a failed or cancelled job again, with a fresh retry budget. 409 for any other state, and
+    when another live job holds its idempotency key meanwhile."""
+    job = _get_job(job_id)
+    if job.status not in RETRYABLE:
+        raise InvalidTransition(f"Job {job.pk} is {job.status}; only a failed or cancelled job can be retried.")
+    try:
+        with transaction.atomic():
+            moved = states.transition(job.pk, "rerun", S.PENDING, where={"status": job.status}, **_rerun_fields(job))
+    except IntegrityError:
+        raise InvalidTransition(
+            f"Job {job.pk} was not retried: another live job holds its idempotency key {job.idempotency_key!r}.",
+            details={"idempotency_key": job.idempotency_key},
+        ) from None
+    if not moved:
+        raise InvalidTransition(f"Job {job.pk} changed state meanwhile; it was not retried.")
+    transaction.on_commit(partial(jobs_publish, [job.pk]), robust=True)
+    job.refresh_from_db()
+    return job
+
+
+def jobs_retry_bulk(queryset: QuerySet) -> int:
+    """Retry every failed or cancelled job of ``queryset``; returns how many were retried."""
+    count = 0
+    fields = ("id", "status", "attempts", "uncharged_attempts", "actor_name", "max_attempts", "idempotency_key")
+    for job in queryset.filter(status__in=RETRYABLE).only(*fields).iterator():
+        try:
+            with transaction.atomic():
+                if states.transition(job.pk, "rerun", S.PENDING, where={"status": job.status}, **_rerun_fields(job)):
+                    count += 1
+                    transaction.on_commit(partial(jobs_publish, [job.pk]), robust=True)
+        except IntegrityError:  # its idempotency key is live again: left as it is
+            continue
+    return count
+
+
+def jobs_cancel_bulk(job_ids) -> int:
+    """Cancel each job that is still waiting or running; returns how many were cancelled (or asked
+    to stop). Finished jobs are left as they are."""
+    cancelled = 0
+    for job_id in job_ids:
+        try:
+            job_cancel(job_id=job_id)
+            cancelled += 1
+        except (InvalidTransition, NotFound):
+            pass
+    return cancelled
+
+
+def _delete_locked(queryset: QuerySet, *, batch_size: int) -> int:
+    """Delete one batch of ``queryset``'s jobs, re-checked under their row locks: a job retried
+    between the choice and the delete is kept (the retry waits for the lock, then finds nothing)."""
+    with transaction.atomic():
+        ids = list(queryset.select_for_update(skip_locked=True).values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return 0
+        JobAttempt.objects.filter(job_id__in=ids).delete()
+        Job.objects.filter(parent_id__in=ids).update(parent=None)
+        deleted = Job.objects.filter(pk__in=ids).delete()
+    return deleted[1].get(Job._meta.label, 0)
+
+
+def jobs_purge_failed(queryset: QuerySet, *, batch_size: int = 1000) -> int:
+    """Delete dead (failed) jobs of ``queryset`` with their attempts; returns how many jobs went."""
+    total = 0
+    while batch := _delete_locked(queryset.filter(status=S.FAILED), batch_size=batch_size):
+        total += batch
+    return total
+
+
+def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on_batch=None) -> int:
+    """Delete terminal jobs finished before the retention window, in batches (short locks)."""
+    days = settings.JOBS["RETENTION_DAYS"] if older_than_days is None else older_than_days
+    old = Job.objects.filter(status__in=TERMINAL_STATUSES, finished_at__lt=Now() - timedelta(days=days))
+    total = 0
+    while batch := _delete_locked(old, batch_size=batch_size):
+        total += batch
+        if on_batch:
+            on_batch(total)
+    return total

@@ -1,0 +1,181 @@
+"""Submitting jobs: validate, write the row, publish after the commit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from jobs import registry
+from jobs.errors import PayloadTooLarge, UnknownActor, ValidationFailed
+from jobs.models import LIVE_STATUSES, Job, JobStatus
+from jobs.services.dispatch import jobs_publish
+
+S = JobStatus
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job: Job
+    created: bool
+
+
+def _validate_payload(args, kwargs) -> tuple[list, dict]:
+    if not isinstance(args, (list, tuple)):
+        raise ValidationFailed("args must be a JSON array.", details={"field": "args"})
+    if not isinstance(kwargs, dict):
+        raise ValidationFailed("kwargs must be a JSON object.", details={"field": "kwargs"})
+    try:
+        encoded = json.dumps([list(args), kwargs], separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(f"args and kwargs must be JSON-serialisable: {exc}", code="not_json") from None
+    limit = settings.JOBS["MAX_ARGS_BYTES"]
+    if len(encoded.encode()) > limit:
+        raise PayloadTooLarge(
+            f"args and kwargs take {len(encoded.encode())} bytes as JSON; the limit is {limit}.",
+            details={"limit": limit},
+        )
+    # Round-trip so that what the actor receives is exactly what the row stores.
+    args, kwargs = json.loads(encoded)
+    return args, kwargs
+
+
+def _resolve_actor(actor_name: str) -> registry.ActorSpec:
+    spec = registry.get_spec(actor_name)
+    if spec is None:
+        valid = registry.actor_names()
+        raise UnknownActor(
+            f"Unknown actor {actor_name!r}. Valid actors: {', '.join(valid)}.",
+            details={"valid_actors": valid},
+        )
+    return spec
+
+
+def _validate_queue(queue: str) -> str:
+    if queue not in registry.QUEUES:
+        raise ValidationFailed(
+            f"Unknown queue {queue!r}. Valid queues: {', '.join(registry.QUEUES)}.",
+            details={"valid_queues": list(registry.QUEUES)},
+            code="unknown_queue",
+        )
+    return queue
+
+
+def _build_job(*, spec, args, kwargs, queue, priority, eta, idempotency_key, parent_id, max_retries) -> Job:
+    max_retries = spec.retry.max_retries if max_retries is None else max_retries
+    if max_retries < 0:
+        raise ValidationFailed("max_retries must be 0 or more.", details={"field": "max_retries"})
+    if eta is not None and timezone.is_naive(eta):
+        raise ValidationFailed("eta must include a time zone.", details={"field": "eta"})
+    job = Job(
+        actor_name=spec.name,
+        queue_name=_validate_queue(queue or spec.queue_name),
+        priority=priority or 0,
+        args=args,
+        kwargs=kwargs,
+        max_attempts=max_retries + 1,
+        idempotency_key=idempotency_key or None,
+        parent_id=parent_id,
+    )
+    if eta is not None:
+        # The dispatcher publishes it when the database's clock reaches the ETA.
+        job.status, job.eta, job.available_at = S.SCHEDULED, eta, eta
+    else:
+        job.status = S.PENDING  # created_at, available_at: the database's now()
+    return job
+
+
+def job_submit(
+    *,
+    actor_name: str,
+    args=(),
+    kwargs=None,
+    queue: str | None = None,
+    priority: int = 0,
+    eta: datetime | None = None,
+    idempotency_key: str | None = None,
+    parent_id=None,
+    max_retries: int | None = None,
+) -> Submitted:
+    """Create a job row and publish its message once the surrounding transaction commits.
+
+    An ``idempotency_key`` that matches a live job returns that job (``created`` False).
+    Raises UnknownActor, ValidationFailed or PayloadTooLarge; nothing is written then.
+    """
+    spec = _resolve_actor(actor_name)
+    args, kwargs = _validate_payload(args, kwargs or {})
+    job = _build_job(
+        spec=spec,
+        args=args,
+        kwargs=kwargs,
+        queue=queue,
+        priority=priority,
+        eta=eta,
+        idempotency_key=idempotency_key,
+        parent_id=parent_id,
+        max_retries=max_retries,
+    )
+    if job.idempotency_key:
+        existing = _live_job_with_key(job.idempotency_key)
+        if existing is not None:
+            return Submitted(existing, False)
+    try:
+        with transaction.atomic():
+            job.save(force_insert=True)
+    except IntegrityError:
+        existing = _live_job_with_key(job.idempotency_key) if job.idempotency_key else None
+        if existing is None:
+            raise
+        return Submitted(existing, False)
+    # A scheduled job is published now only if its ETA has already passed (else by the dispatcher).
+    transaction.on_commit(partial(jobs_publish, [job.id]), robust=True)
+    return Submitted(job, True)
+
+
+def submit(actor_name: str, *args, queue=None, priority=0, eta=None, idempotency_key=None, **kwargs) -> Job:
+    """Shorthand: ``submit("scan_policy", 42, queue="scans", full=True)``."""
+    return job_submit(
+        actor_name=actor_name,
+        args=args,
+        kwargs=kwargs,
+        queue=queue,
+        priority=priority,
+        eta=eta,
+        idempotency_key=idempotency_key,
+    ).job
+
+
+def job_submit_many(
+    *, actor_name: str, calls: list[tuple[list, dict]], queue=None, priority=0, parent_id=None
+) -> list[Job]:
+    """Submit many jobs of one actor in one INSERT; their messages go out together on commit."""
+    spec = _resolve_actor(actor_name)
+    jobs = []
+    for args, kwargs in calls:
+        args, kwargs = _validate_payload(args, kwargs or {})
+        jobs.append(
+            _build_job(
+                spec=spec,
+                args=args,
+                kwargs=kwargs,
+                queue=queue,
+                priority=priority,
+                eta=None,
+                idempotency_key=None,
+                parent_id=parent_id,
+                max_retries=None,
+            )
+        )
+    with transaction.atomic():
+        Job.objects.bulk_create(jobs, batch_size=1000)
+    transaction.on_commit(partial(jobs_publish, [j.id for j in jobs]), robust=True)
+    return jobs
+
+
+def _live_job_with_key(key: str) -> Job | None:
+    return Job.objects.filter(idempotency_key=key, status__in=LIVE_STATUSES).first()

@@ -1,0 +1,78 @@
+"""Group commit: the worker threads of a process hand their writes to one thread, which writes all
+that arrived meanwhile in one statement, and each caller waits for its own outcome.
+
+Under load a process commits once for many jobs; when idle a write costs what it would alone.
+The writer thread never dies: any error is handed to the callers of its batch, who decide.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+
+from jobs.db import drop_connection
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _Request:
+    item: object
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: object = None
+    error: BaseException | None = None
+
+
+class BatchWriter(threading.Thread):
+    """``write(items) -> list of outcomes`` runs in this thread for batches of up to ``max_batch``."""
+
+    def __init__(self, *, name: str, write, max_batch: int):
+        super().__init__(name=name, daemon=True)
+        self.write = write
+        self.max_batch = max_batch
+        self.requests: queue.Queue = queue.Queue()
+        self.stopping = threading.Event()
+
+    def submit(self, item, *, timeout: float | None = None):
+        """Write ``item`` with the next batch and return its outcome; raises the batch's error."""
+        request = _Request(item)
+        self.requests.put(request)
+        while not request.done.wait(1.0 if timeout is None else timeout):
+            if timeout is not None or not self.is_alive():
+                raise RuntimeError(f"{self.name} is not running")
+        if request.error is not None:
+            raise request.error
+        return request.outcome
+
+    def run(self) -> None:
+        while not (self.stopping.is_set() and self.requests.empty()):
+            try:
+                batch = [self.requests.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            while len(batch) < self.max_batch:
+                try:
+                    batch.append(self.requests.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(batch)
+        drop_connection()
+
+    def _write(self, batch: list[_Request]) -> None:
+        try:
+            outcomes = self.write([r.item for r in batch])
+            for request, outcome in zip(batch, outcomes, strict=True):
+                request.outcome = outcome
+        except BaseException as exc:  # handed to the callers; this thread goes on
+            drop_connection()
+            for request in batch:
+                request.error = exc
+        finally:
+            for request in batch:
+                request.done.set()
+
+    def stop(self, timeout: float = 30) -> None:
+        self.stopping.set()
+        self.join(timeout)

@@ -1,0 +1,207 @@
+"""The worker process's runtime without a Dramatiq worker: claims, contexts, interruptions, success
+before ack. Real database (transaction=True: the runtime's threads have connections of their own)."""
+
+import threading
+import time
+
+import dramatiq
+import pytest
+from django.db import InterfaceError, connection
+from dramatiq.middleware import SkipMessage
+
+from jobs import context, states
+from jobs.db import with_db_retries
+from jobs.errors import JobCancelled
+from jobs.models import Job, JobStatus
+from jobs.worker.maintenance import ProcessMaintenance
+from jobs.worker.middleware import JobTracking
+from jobs.worker.runtime import ProcessRuntime, RunAloneLock
+from tests.factories import JobFactory
+
+S = JobStatus
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tracking():
+    middleware = JobTracking()
+    middleware.runtime = ProcessRuntime(queues=["default"], threads=4).start()
+    yield middleware
+    middleware.runtime.stop()
+    connection.close()
+
+
+def message(job, token=None, actor="echo", **options):
+    return dramatiq.Message(
+        queue_name="default",
+        actor_name=actor,
+        args=(),
+        kwargs={},
+        options={"job_id": str(job.pk), "job_token": job.dispatch_token if token is None else token, **options},
+    )
+
+
+def in_thread(fn):
+    """Run ``fn`` in a worker-like thread; returns (thread, box with its return value)."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: B036 - the test inspects it
+            box["error"] = exc
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, box
+
+
+def test_a_stale_duplicate_dropped_in_the_same_process_leaves_the_running_copy_alone(tracking):
+    """Defect 1: dropping a stale message deactivated the running copy's context by job id: it then
+    stopped heartbeating and could not be cancelled, and its success was never written."""
+    job = JobFactory(status=S.QUEUED, dispatch_token=1)
+    current, stale = message(job, 1), message(job, 0)
+    started, release = threading.Event(), threading.Event()
+
+    def run_current():
+        tracking.before_process_message(None, current)
+        started.set()
+        release.wait(10)
+        tracking.after_process_message(None, current, result={"done": True})
+
+    thread, box = in_thread(run_current)
+    assert started.wait(10)
+    with pytest.raises(SkipMessage):
+        tracking.before_process_message(None, stale)
+    tracking.after_skip_message(None, stale)
+    running = context.running_jobs()
+    assert [c.job_id for c in running] == [str(job.pk)] and running[0].active
+    release.set()
+    thread.join(10)
+    assert "error" not in box
+    job.refresh_from_db()
+    assert job.status == S.SUCCEEDED and job.result == {"done": True}
+
+
+def test_success_is_committed_before_the_message_is_acknowledged(tracking, monkeypatch):
+    """Defect 7: the success was queued for a batched write after the message was acked."""
+    job = JobFactory(status=S.QUEUED)
+    msg = message(job)
+    tracking.before_process_message(None, msg)
+    real = states.succeed_many
+
+    def slow_write(items):
+        time.sleep(0.5)
+        return real(items)
+
+    monkeypatch.setattr(states, "succeed_many", slow_write)
+    tracking.after_process_message(None, msg, result=7)
+    # Dramatiq acks as soon as after_process_message returns: by then the row must say so.
+    assert Job.objects.get(pk=job.pk).status == S.SUCCEEDED
+
+
+def test_a_claim_that_fails_never_lets_the_actor_run_and_the_claimer_survives(tracking, monkeypatch):
+    """Defect 10: Dramatiq swallows errors in before_process_message and runs the actor anyway; a
+    claimer thread that died on a non-database error hung every worker thread."""
+    job = JobFactory(status=S.QUEUED)
+    real = states.claim_many
+    monkeypatch.setattr(states, "claim_many", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("bug")))
+    with pytest.raises(SkipMessage):
+        tracking.before_process_message(None, message(job))
+    assert Job.objects.get(pk=job.pk).status == S.QUEUED
+    monkeypatch.setattr(states, "claim_many", real)
+    retried = message(job)
+    tracking.before_process_message(None, retried)  # the claimer thread still answers
+    assert Job.objects.get(pk=job.pk).status == S.RUNNING
+    tracking.after_process_message(None, retried, result=None)
+    assert Job.objects.get(pk=job.pk).status == S.SUCCEEDED
+
+
+def test_an_interruption_for_a_finished_job_never_reaches_the_next_job_of_its_thread():
+    """Defect 9: the maintenance thread raised JobCancelled into a thread id from a snapshot; the
+    thread could by then run another job."""
+    from jobs import registry
+
+    spec = registry.get_spec("countdown")  # abortable
+    claim = states.Claim(attempts=1, max_attempts=3)
+    snapshot = {}
+    second_started, interrupted = threading.Event(), threading.Event()
+
+    def worker_thread():
+        first = context.new_context(job_id="a", token=0, message_id="m1", claim=claim, spec=spec, worker_id="w")
+        context.activate(first)
+        snapshot["first"] = first  # what the maintenance thread saw
+        context.deactivate(first)
+        second = context.new_context(job_id="b", token=0, message_id="m2", claim=claim, spec=spec, worker_id="w")
+        context.activate(second)
+        second_started.set()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # Python bytecode: an async exception would land here
+            sum(range(100))
+        context.deactivate(second)
+        return "second job finished"
+
+    thread, box = in_thread(worker_thread)
+    assert second_started.wait(5)
+    ProcessMaintenance._cancel(snapshot["first"])
+    thread.join(5)
+    assert box.get("value") == "second job finished", box
+    assert not interrupted.is_set()
+
+
+def test_with_db_retries_rides_out_interface_errors():
+    """Defect 8: InterfaceError (a closed connection) was not retried."""
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) < 3:
+            raise InterfaceError("connection already closed")
+        return "ok"
+
+    assert with_db_retries(flaky, delays=(0.01, 0.01, 0.01)) == "ok" and len(calls) == 3
+
+
+def test_a_job_marked_run_alone_waits_for_the_others_and_keeps_new_ones_out():
+    lock = RunAloneLock()
+    events = []
+    lock.acquire(False)
+    lone, _ = in_thread(lambda: (lock.acquire(True), events.append("alone"), time.sleep(0.3), lock.release(True)))
+    time.sleep(0.1)
+    late, _ = in_thread(lambda: (lock.acquire(False), events.append("late"), lock.release(False)))
+    time.sleep(0.1)
+    assert events == []  # the lone job waits for the running one; the late one waits behind it
+    lock.release(False)
+    lone.join(5)
+    late.join(5)
+    assert events == ["alone", "late"]
+
+
+def test_a_cancel_reaches_an_abortable_running_job(tracking):
+    job = JobFactory(status=S.QUEUED, actor_name="countdown")
+    msg = message(job, actor="countdown")
+    seen = {}
+
+    def run():
+        tracking.before_process_message(None, msg)
+        try:
+            for _ in range(100):
+                time.sleep(0.05)
+        except JobCancelled as exc:
+            seen["cancelled"] = True
+            tracking.after_process_message(None, msg, exception=exc)
+            return
+        tracking.after_process_message(None, msg, result=None)
+
+    thread, _ = in_thread(run)
+    for _ in range(50):
+        if Job.objects.get(pk=job.pk).status == S.RUNNING:
+            break
+        time.sleep(0.05)
+    from jobs import services
+
+    services.job_cancel(job_id=job.pk)
+    thread.join(10)
+    assert seen.get("cancelled") and Job.objects.get(pk=job.pk).status == S.CANCELLED
