@@ -133,7 +133,7 @@ def run_tracked(total: int, processes: int, threads: int, redis_client) -> tuple
     assert Job.objects.filter(status=JobStatus.QUEUED).count() == total, "not every job was published"
     env = {**base_env(namespace, counter), "JOBS_EXTRA_ACTOR_MODULES": "bench.tracked_actors"}
     proc = start_worker(
-        [sys.executable, "manage.py", "run_worker", "-p", str(processes), "-t", str(threads), "--no-restart"],
+        [sys.executable, "manage.py", "run_worker", "-p", str(processes), "-t", str(threads)],
         env,
         f"tracked-{processes}x{threads}",
     )
