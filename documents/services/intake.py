@@ -61,6 +61,28 @@ def document_receive(
     Raises PayloadTooLarge past the size limit; nothing is created then.
     """
     stored = storage.store_stream(stream, max_bytes=max_bytes)
+    return document_register(
+        stored=stored,
+        original_name=original_name,
+        source=source,
+        uploaded_by=uploaded_by,
+        source_path=source_path,
+        batch=batch,
+        submit=submit,
+    )
+
+
+def document_register(
+    *,
+    stored: storage.Stored,
+    original_name: str,
+    source: str = DocumentSource.UPLOAD,
+    uploaded_by=None,
+    source_path: str = "",
+    batch: Batch | None = None,
+    submit: bool = True,
+) -> Received:
+    """The document of bytes already in storage: a new one (its job submitted) or the existing one."""
     existing = Document.objects.filter(sha256=stored.sha256).first()
     if existing is not None:
         return Received(existing, False)
