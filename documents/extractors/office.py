@@ -59,9 +59,12 @@ def extract_docx(path: str, *, mime_type: str, limits: Limits, metadata_only: bo
 def extract_xlsx(path: str, *, mime_type: str, limits: Limits, metadata_only: bool = False) -> Extraction:
     import openpyxl
 
+    # A file object, not the path: openpyxl judges a path by its extension, and stored files have none.
+    handle = open(path, "rb")
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError, SyntaxError) as exc:
+        handle.close()
         raise _failed("XLSX", exc) from None
     try:
         props = workbook.properties
@@ -96,6 +99,7 @@ def extract_xlsx(path: str, *, mime_type: str, limits: Limits, metadata_only: bo
         return collector.finish(extraction)
     finally:
         workbook.close()
+        handle.close()
 
 
 def extract_pptx(path: str, *, mime_type: str, limits: Limits, metadata_only: bool = False) -> Extraction:

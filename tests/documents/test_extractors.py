@@ -10,7 +10,8 @@ from tests.documents.conftest import needs_tesseract
 
 
 def write(tmp_path, name, data):
-    path = tmp_path / name
+    # Stored files have no extension: extractors must not depend on one (detection gets the name apart).
+    path = tmp_path / f"stored-{abs(hash(name))}"
     path.write_bytes(data)
     return str(path)
 
