@@ -18,11 +18,20 @@ needs_tesseract = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def document_storage(settings, tmp_path):
-    """Stored originals and watched folders under the test's own tmp_path."""
+def use_document_storage(settings, tmp_path):
+    """Stored originals and watched folders under the test's own tmp_path (``settings``: pytest-django's)."""
     storage = tmp_path / "stored"
     settings.DOCUMENTS = {**django_settings.DOCUMENTS, "STORAGE_DIR": storage, "WATCH_DIRS": [str(tmp_path / "watch")]}
+    return storage
+
+
+def change_document_settings(settings, **values):
+    settings.DOCUMENTS = {**settings.DOCUMENTS, **values}
+
+
+@pytest.fixture
+def document_storage(settings, tmp_path):
+    storage = use_document_storage(settings, tmp_path)
     yield storage
     shutil.rmtree(storage, ignore_errors=True)
 
@@ -30,11 +39,7 @@ def document_storage(settings, tmp_path):
 @pytest.fixture
 def document_settings(settings, document_storage):
     """Change one of settings.DOCUMENTS for a test: ``document_settings(MAX_UPLOAD_BYTES=10)``."""
-
-    def change(**values):
-        settings.DOCUMENTS = {**settings.DOCUMENTS, **values}
-
-    return change
+    return lambda **values: change_document_settings(settings, **values)
 
 
 @pytest.fixture(scope="session", autouse=True)

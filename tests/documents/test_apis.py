@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
 from documents import services
+from documents.errors import DocumentRejected
 from documents.models import Batch, Document
 from jobs.models import Job
 from tests.documents import samples
@@ -93,7 +94,7 @@ def test_list_filters_and_search(staff_client, document_storage):
     markdown = receive(samples.markdown_bytes(), name="readme.md").document
     services.document_process(document_id=markdown.pk)
     empty = receive(b"", name="empty.txt").document
-    with pytest.raises(Exception):
+    with pytest.raises(DocumentRejected):
         services.document_process(document_id=empty.pk)
     listed = staff_client.get("/api/v1/documents").json()
     assert listed["count"] == 2

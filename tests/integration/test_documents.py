@@ -6,7 +6,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from documents.models import Document, DocumentStatus
 from jobs.models import Job, JobStatus, Worker
 from tests.documents import samples
-from tests.documents.conftest import HAS_TESSERACT, document_settings, document_storage, needs_tesseract  # noqa: F401
+from tests.documents.conftest import HAS_TESSERACT, change_document_settings, needs_tesseract, use_document_storage
 from tests.integration.conftest import wait_for, wait_status
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -14,8 +14,9 @@ PROCESS_ACTOR = "documents.process_document_file"
 
 
 @pytest.fixture
-def worker_env(document_storage):
-    return {"DOCUMENTS_UPLOAD_DIR": str(document_storage)}
+def worker_env(settings, tmp_path):
+    """The worker stores and reads documents where this test does."""
+    return {"DOCUMENTS_UPLOAD_DIR": str(use_document_storage(settings, tmp_path))}
 
 
 def upload(client, *files):
@@ -76,9 +77,7 @@ def test_ocr_reads_rendered_text_in_an_image_and_a_scanned_pdf(staff_client, sta
         assert samples.OCR_TEXT in document.text and document.metadata["ocr"] is True
 
 
-def test_bad_files_end_with_a_reason_and_the_same_worker_goes_on(
-    staff_client, start_worker, worker_env, document_settings
-):
+def test_bad_files_end_with_a_reason_and_the_same_worker_goes_on(staff_client, start_worker, worker_env, settings):
     # A low memory ceiling makes an ordinary large image exceed it while decoding.
     worker = start_worker(queues=["documents"], threads=1, env={**worker_env, "DOCUMENTS_EXTRACTION_MEMORY_MB": "256"})
     children = sorted(worker.pool_children_pids())
@@ -95,7 +94,7 @@ def test_bad_files_end_with_a_reason_and_the_same_worker_goes_on(
         assert document.status == status and message in document.error, (name, document.error)
         job = wait_status(document.job_id, JobStatus.FAILED, timeout=30)
         assert message in job.error_message and job.attempts == 1, name  # permanent: no retry
-    document_settings(MAX_UPLOAD_BYTES=1024 * 1024)
+    change_document_settings(settings, MAX_UPLOAD_BYTES=1024 * 1024)
     too_big = staff_client.post(
         "/api/v1/documents", {"file": SimpleUploadedFile("big.txt", b"x" * (2 * 1024 * 1024))}, format="multipart"
     )
