@@ -87,6 +87,7 @@ def document_register(
     if existing is not None:
         return Received(existing, False)
     try:
+        # Row, job and link commit together: one commit (and one message on commit) per document.
         with transaction.atomic():
             document = Document.objects.create(
                 original_name=display_name(original_name),
@@ -98,10 +99,10 @@ def document_register(
                 source_path=source_path[:1024],
                 batch=batch,
             )
+            if submit:
+                document_submit(document=document)
     except IntegrityError:  # the same bytes arrived concurrently: that one won
         return Received(Document.objects.get(sha256=stored.sha256), False)
-    if submit:
-        document_submit(document=document)
     return Received(document, True)
 
 

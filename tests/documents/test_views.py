@@ -83,3 +83,14 @@ def test_the_upload_form_checks_csrf_and_the_size_limit(staff_user, document_set
 def test_staff_reprocess_from_the_page(staff_browser, processed):
     response = staff_browser.post(f"/documents/{processed.pk}/reprocess", follow=True)
     assert b"being processed" in response.content or b"will be processed again" in response.content
+
+
+def test_the_list_page_reads_a_fixed_number_of_queries(reader_browser, document_storage, django_assert_max_num_queries):
+    for index in range(3):
+        receive(f"document {index}\n".encode(), name=f"d{index}.txt")
+    with django_assert_max_num_queries(8) as few:
+        reader_browser.get("/documents/")
+    for index in range(3, 30):
+        receive(f"document {index}\n".encode(), name=f"d{index}.txt")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        reader_browser.get("/documents/")
