@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test setup lint format bench bench-dashboard browser clean
+.PHONY: run test setup lint format bench bench-dashboard bench-documents browser doctools clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ setup: $(STAMP)
 	$(PY) manage.py collectstatic --noinput -v0
 
 # Starts web, worker and scheduler (Procfile, via honcho); Ctrl-C stops all, and a Redis it started.
-run: setup
+run: setup doctools
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
 	$(PY) manage.py ensure_redis && \
 	$(PY) manage.py ensure_admin && \
@@ -38,7 +38,23 @@ browser:
 		|| echo "!!! could not install chromium: the browser tests will be skipped !!!"; \
 	fi
 
-test: setup lint browser
+# Debian's libmagic1 (type detection) and tesseract-ocr (OCR of images and scanned PDFs), quietly where
+# apt-get exists. Elsewhere: a loud message; OCR jobs then fail saying how to install Tesseract.
+doctools:
+	@missing=""; \
+	[ -e /usr/lib/x86_64-linux-gnu/libmagic.so.1 ] || ldconfig -p 2>/dev/null | grep -q libmagic.so.1 || missing="$$missing libmagic1"; \
+	command -v tesseract >/dev/null 2>&1 || missing="$$missing tesseract-ocr"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's$$missing for document processing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+		|| echo "!!! could not install$$missing: type detection or OCR will not work (see README, Documents) !!!"; \
+	elif [ -n "$$missing" ]; then \
+		echo "!!! no apt-get here: install$$missing yourself; without Tesseract, OCR jobs fail and OCR tests skip !!!"; \
+	fi
+
+test: setup lint browser doctools
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
 	$(PY) manage.py ensure_redis && \
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -56,9 +72,13 @@ bench: setup
 	$(PY) bench/recovery.py
 	$(PY) bench/store_report.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/documents.py
 
 bench-dashboard: setup
 	$(PY) bench/dashboard.py
+
+bench-documents: setup doctools
+	$(PY) bench/documents.py
 
 clean:
 	rm -rf $(VENV) var staticfiles db.sqlite3

@@ -232,6 +232,46 @@ SPECTACULAR_SETTINGS = {
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Documents --------------------------------------------------------------------------------
+# Stored originals live in DOCUMENTS_UPLOAD_DIR under names derived from their SHA-256; every
+# extraction runs in a child process with a memory ceiling and a wall-clock limit (the job's own
+# time limit cannot interrupt a parser stuck in C code).
+DOCUMENTS = {
+    "STORAGE_DIR": DOCUMENTS_UPLOAD_DIR,
+    "WATCH_DIRS": env.list("DOCUMENTS_WATCH_DIRS", default=[str(DOCUMENTS_WATCH_DIR)]),
+    # A file is ingested once no event came and its size and mtime stayed the same this long.
+    "WATCH_SETTLE_SECONDS": env.float("DOCUMENTS_WATCH_SETTLE_SECONDS", default=5.0),
+    # A full rescan catches the file events that got lost (network shares, overflowed queues).
+    "WATCH_RESCAN_SECONDS": env.float("DOCUMENTS_WATCH_RESCAN_SECONDS", default=300.0),
+    "WATCH_POLLING": env.bool("DOCUMENTS_WATCH_POLLING", default=False),
+    "WATCH_AFTER_INGEST": env.str("DOCUMENTS_WATCH_AFTER_INGEST", default="keep"),  # keep | move | delete
+    "MAX_UPLOAD_BYTES": env.int("DOCUMENTS_MAX_UPLOAD_BYTES", default=50 * 1024 * 1024),
+    "MAX_FILES_PER_UPLOAD": env.int("DOCUMENTS_MAX_FILES_PER_UPLOAD", default=100),
+    "EXTRACTION_MEMORY_MB": env.int("DOCUMENTS_EXTRACTION_MEMORY_MB", default=1024),
+    "EXTRACTION_TIMEOUT": env.float("DOCUMENTS_EXTRACTION_TIMEOUT", default=240.0),
+    "EXTRACTOR_RECYCLE_AFTER": env.int("DOCUMENTS_EXTRACTOR_RECYCLE_AFTER", default=1000),
+    "MAX_TEXT_CHARS": env.int("DOCUMENTS_MAX_TEXT_CHARS", default=2_000_000),
+    "MAX_IMAGE_PIXELS": env.int("DOCUMENTS_MAX_IMAGE_PIXELS", default=89_478_485),  # Pillow's own warning level
+    "ZIP_MAX_UNCOMPRESSED_BYTES": env.int("DOCUMENTS_ZIP_MAX_UNCOMPRESSED_BYTES", default=512 * 1024 * 1024),
+    "ZIP_MAX_RATIO": env.int("DOCUMENTS_ZIP_MAX_RATIO", default=100),
+    "ZIP_MAX_MEMBERS": env.int("DOCUMENTS_ZIP_MAX_MEMBERS", default=10_000),
+    "RTF_MAX_BYTES": env.int("DOCUMENTS_RTF_MAX_BYTES", default=5 * 1024 * 1024),  # striprtf is slow
+    "OCR_LANGUAGES": env.str("DOCUMENTS_OCR_LANGUAGES", default="eng"),
+    "OCR_MAX_PAGES": env.int("DOCUMENTS_OCR_MAX_PAGES", default=20),
+    "OCR_DPI": env.int("DOCUMENTS_OCR_DPI", default=200),
+    "SEARCH_INDEX_CHARS": env.int("DOCUMENTS_SEARCH_INDEX_CHARS", default=200_000),
+    "SEARCH_CONFIG": env.str("DOCUMENTS_SEARCH_CONFIG", default="english"),  # PostgreSQL text search config
+    "RETENTION_DAYS": env.int("DOCUMENTS_RETENTION_DAYS", default=365),
+}
+# The documents API's choice fields get names of their own in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "DocumentStatusEnum": "documents.models.DocumentStatus",
+        "DocumentSourceEnum": "documents.models.DocumentSource",
+        "LedgerStateEnum": "documents.models.LedgerState",
+    }
+)
+
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,
