@@ -19,7 +19,8 @@ class JobTracking(Middleware):
     def __init__(self):
         self.runtime = None
 
-    def after_worker_boot(self, broker, worker):
+    def before_worker_boot(self, broker, worker):
+        # Before the worker threads start: Dramatiq hands them messages before "after_worker_boot".
         from jobs.worker.runtime import ProcessRuntime
 
         queues = worker.consumer_whitelist or broker.get_declared_queues()

@@ -284,3 +284,16 @@ def test_jobs_that_shared_a_killed_process_are_not_charged_and_run_again_at_once
         assert job.attempts == 2 and job.uncharged_attempts == 1 and executions(job_id) == 1
         lost = JobAttempt.objects.get(job_id=job_id)
         assert (lost.outcome, lost.charged) == (AttemptOutcome.LOST, False)
+
+
+def test_a_worker_started_on_a_backlog_runs_every_job_without_recovery(staff_client, start_worker):
+    """The first messages reach the worker threads before Dramatiq's after_worker_boot: a runtime
+    created there skipped (and acked) them, and only the lost-message check brought them back."""
+    ids = [submit(staff_client, "t.record", n) for n in range(200)]
+    start_worker(processes=1, threads=8, env={"JOBS_LOST_MESSAGE_AGE": "600"})
+    wait_for(
+        lambda: Job.objects.filter(pk__in=ids, status=S.SUCCEEDED).count() == 200,
+        timeout=60,
+        message="200 backlogged jobs to succeed",
+    )
+    assert not Job.objects.filter(pk__in=ids, dispatch_token__gt=0).exists()  # none was republished
