@@ -154,7 +154,7 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 # a broker process is presumed dead after 15 s without heartbeat, and 10 % of broker calls run the
 # maintenance that requeues its messages. The engine's own reaper covers what the broker misses.
 DRAMATIQ_BROKER = {
-    "BROKER": "dramatiq.brokers.redis.RedisBroker",
+    "BROKER": "jobs.broker.TrackedRedisBroker",
     "OPTIONS": {
         "url": REDIS_URL,
         "heartbeat_timeout": env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=15000),
@@ -189,8 +189,9 @@ JOBS = {
     "MAINTENANCE_INTERVAL": env.float("JOBS_MAINTENANCE_INTERVAL", default=3.0),
     # A queued job whose message Redis no longer holds after this long is published again.
     "LOST_MESSAGE_AGE": env.float("JOBS_LOST_MESSAGE_AGE", default=60.0),
-    # Claims and successes commit without waiting for the WAL flush (recovery covers a crash).
-    "FAST_COMMIT": env.bool("JOBS_FAST_COMMIT", default=True),
+    # Claims and successes may commit without waiting for the WAL flush: faster, nothing is lost,
+    # but a database crash can undo a recorded success and run that job again. Off by default.
+    "FAST_COMMIT": env.bool("JOBS_FAST_COMMIT", default=False),
     "RETENTION_DAYS": env.int("JOBS_RETENTION_DAYS", default=30),
     "MAX_ARGS_BYTES": env.int("JOBS_MAX_ARGS_BYTES", default=64 * 1024),
     "MAX_RESULT_BYTES": env.int("JOBS_MAX_RESULT_BYTES", default=64 * 1024),

@@ -13,7 +13,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dramatiq
-from dramatiq.common import dq_name
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import current_millis, dq_name
+
+# Set on a message whose success the engine acknowledges itself, after the commit (see
+# jobs.worker.runtime): Dramatiq's own acknowledgement of it is then skipped.
+ACKED_AFTER_COMMIT = "acked_after_commit"
+
+
+class _Consumer(_RedisConsumer):
+    def ack(self, message):
+        if message.options.get(ACKED_AFTER_COMMIT):
+            self.queued_message_ids.discard(message.message_id)  # prefetch accounting only
+            return
+        super().ack(message)
+
+
+class TrackedRedisBroker(RedisBroker):
+    """Dramatiq's Redis broker, except that the engine acknowledges its successes itself, in
+    batches, once they are committed: the worker thread does not make a round trip for it."""
+
+    @property
+    def consumer_class(self):
+        return _Consumer
+
 
 # Put a dead consumer's unacked messages back at the head of their queues at once (Dramatiq would
 # do it at the tail, after its heartbeat timeout, on a random broker call), dropping the ones the
@@ -119,6 +142,30 @@ def requeue_dead_consumer(broker_id: str, queues, *, drop_message_ids=()) -> int
         names += [queue_name, dq_name(queue_name)]
     args = [current.namespace, broker_id, len(drop), *drop, *names]
     return int(script(keys=[f"{current.namespace}:__heartbeats__"], args=args))
+
+
+def ack_messages(pairs) -> None:
+    """Acknowledge (queue, broker message id) pairs of this process's consumers in one round
+    trip, exactly as Dramatiq's consumer would one by one (its ``dispatch`` script, command ack)."""
+    if not pairs:
+        return
+    current = broker()
+    script = current.scripts["dispatch"]
+    pipe = current.client.pipeline(transaction=False)
+    for queue_name, message_id in pairs:
+        args = [
+            "ack",
+            current_millis(),
+            queue_name,
+            current.broker_id,
+            current.heartbeat_timeout,
+            current.dead_message_ttl,
+            0,  # no maintenance on ack (Dramatiq never does it on ack either)
+            current._max_unpack_size(),
+            message_id,
+        ]
+        script(keys=[current.namespace], args=args, client=pipe)
+    pipe.execute()
 
 
 def queue_depths(queues) -> dict[str, int]:

@@ -243,9 +243,11 @@ def _release_one(row, *, reason: str, charged: bool, timed_out: bool, detail: st
         "error_type": error_type,
         "error_message": message,
         "uncharged_attempts": uncharged,
-        # Lost beside other jobs: the next attempt runs alone, to find out who kills the worker.
-        "run_alone": reason == ReleaseReason.CRASH and not charged,
     }
+    if reason == ReleaseReason.CRASH and not charged:
+        # Lost beside other jobs: from now on it runs alone, so that a job that kills its worker
+        # is found and charged on each of its next attempts.
+        fields["run_alone"] = True
     if target == S.RETRYING:
         fields.update(_retry_later(spec, {**row, "uncharged_attempts": uncharged}, charged=charged))
     moved = states.transition(

@@ -1,8 +1,10 @@
-"""Group commit: the worker threads of a process hand their writes to one thread, which writes all
-that arrived meanwhile in one statement, and each caller waits for its own outcome.
+"""Group commit: the worker threads of a process hand their writes to writer threads, which write
+all that arrived meanwhile in one statement; a caller waits for its own outcome, or not at all.
 
 Under load a process commits once for many jobs; when idle a write costs what it would alone.
-The writer thread never dies: any error is handed to the callers of its batch, who decide.
+With more than one writer thread (each its own connection), a batch forms while the previous one
+is on its way to the database, so waiting threads do not queue behind a round trip.
+Writer threads never die: any error is handed to the callers of its batch, who decide.
 """
 
 from __future__ import annotations
@@ -25,15 +27,27 @@ class _Request:
     error: BaseException | None = None
 
 
-class BatchWriter(threading.Thread):
-    """``write(items) -> list of outcomes`` runs in this thread for batches of up to ``max_batch``."""
+class BatchWriter:
+    """``write(items) -> list of outcomes`` runs in one of ``writers`` threads for batches of up to
+    ``max_batch`` items."""
 
-    def __init__(self, *, name: str, write, max_batch: int):
-        super().__init__(name=name, daemon=True)
+    def __init__(self, *, name: str, write, max_batch: int, writers: int = 1):
+        self.name = name
         self.write = write
         self.max_batch = max_batch
         self.requests: queue.Queue = queue.Queue()
         self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(max(writers, 1))
+        ]
+
+    def start(self) -> BatchWriter:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def is_alive(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
 
     def submit(self, item, *, timeout: float | None = None):
         """Write ``item`` with the next batch and return its outcome; raises the batch's error."""
@@ -46,7 +60,11 @@ class BatchWriter(threading.Thread):
             raise request.error
         return request.outcome
 
-    def run(self) -> None:
+    def submit_nowait(self, item) -> None:
+        """Hand ``item`` to the next batch without waiting: ``write`` deals with its outcome."""
+        self.requests.put(_Request(item))
+
+    def _run(self) -> None:
         while not (self.stopping.is_set() and self.requests.empty()):
             try:
                 batch = [self.requests.get(timeout=0.2)]
@@ -66,6 +84,7 @@ class BatchWriter(threading.Thread):
             for request, outcome in zip(batch, outcomes, strict=True):
                 request.outcome = outcome
         except BaseException as exc:  # handed to the callers; this thread goes on
+            logger.warning("%s: a batch of %d failed: %s", self.name, len(batch), exc)
             drop_connection()
             for request in batch:
                 request.error = exc
@@ -75,4 +94,5 @@ class BatchWriter(threading.Thread):
 
     def stop(self, timeout: float = 30) -> None:
         self.stopping.set()
-        self.join(timeout)
+        for thread in self.threads:
+            thread.join(timeout)

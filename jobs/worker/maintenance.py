@@ -121,7 +121,7 @@ class ProcessMaintenance(threading.Thread):
             )
 
     def release_orphans(self) -> None:
-        mine = {ctx.job_id for ctx in context.running_jobs()}
+        mine = {ctx.job_id for ctx in context.running_jobs()} | set(self.runtime.pending_successes)
         orphans = [
             str(pk)
             for pk in Job.objects.filter(

@@ -6,7 +6,11 @@ The order is what makes the promises hold:
    claims nothing and is dropped;
 3. the actor runs with a context the maintenance thread can interrupt while it is active;
 4. success is committed (batched) *before* the broker's message is acknowledged: the worker thread
-   waits for it. A database outage makes it wait, never lose the outcome.
+   hands the outcome to the finisher and moves on; Dramatiq's own ack of the message is turned
+   into a no-op, and the finisher acknowledges the batch's messages once its commit is done. A
+   database outage delays the ack, never loses the outcome; a process that dies first leaves its
+   messages unacknowledged (its supervisor releases their jobs and gives the messages back).
+   A failure is recorded before the thread returns.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import os
 import socket
 import threading
 
-from jobs import context, registry, services, states
+from jobs import broker, context, registry, services, states
 from jobs.db import with_db_retries
 from jobs.errors import JobFenced
 from jobs.worker.batching import BatchWriter
@@ -91,8 +95,15 @@ class ProcessRuntime:
         self.stopping = threading.Event()
         self.alone_lock = RunAloneLock()
         self.stats = WorkerStats()
-        self.claimer = BatchWriter(name="jobs-claimer", write=self._claim_batch, max_batch=100)
-        self.finisher = BatchWriter(name="jobs-finisher", write=self._succeed_batch, max_batch=200)
+        self.claimer = BatchWriter(
+            name="jobs-claimer",
+            write=self._claim_batch,
+            max_batch=100,
+            writers=int(os.environ.get("JOBS_CLAIM_WRITERS", 2)),
+        )
+        self.finisher = BatchWriter(name="jobs-finisher", write=self._succeed_and_ack, max_batch=200)
+        # Jobs whose success is handed to the finisher and not committed yet (not orphans).
+        self.pending_successes: set[str] = set()
         self.maintenance = ProcessMaintenance(runtime=self, queues=queues, threads=threads)
 
     def start(self) -> ProcessRuntime:
@@ -126,10 +137,21 @@ class ProcessRuntime:
                 outcomes.append(None)
         return outcomes
 
-    @staticmethod
-    def _succeed_batch(items):
-        moved = services.jobs_succeed(items)
-        return [str(job_id) in moved for job_id, _, _ in items]
+    def _succeed_and_ack(self, items):
+        """Commit a batch of successes, record what fenced copies did, then acknowledge the
+        batch's messages (one Redis round trip). Retries the database until it answers."""
+        rows = [(job_id, token, result) for job_id, token, result, *_ in items]
+        moved = with_db_retries(lambda: services.jobs_succeed(rows), forever=True)
+        for job_id, _, _, attempt, _, _ in items:
+            if job_id not in moved:
+                late = {"job_id": job_id, "attempt": attempt, "outcome": "succeeded"}
+                with_db_retries(lambda late=late: services.job_record_late_effect(**late))
+        try:
+            broker.ack_messages([(queue_name, message_id) for *_, queue_name, message_id in items if message_id])
+        except Exception as exc:  # Redis away: the jobs are recorded; a stale message claims nothing
+            logger.warning("Acknowledging %d message(s) failed: %s", len(items), exc)
+        self.pending_successes.difference_update(job_id for job_id, *_ in items)
+        return [job_id in moved for job_id, *_ in items]
 
     # --- a message's life ---
 
@@ -168,23 +190,24 @@ class ProcessRuntime:
         ctx.end_interrupts()
         try:
             if exception is None:
-                self._record_success(ctx, result)
+                self._record_success(ctx, message, result)
             else:
                 self._record_failure(ctx, exception)
         finally:
             context.deactivate(ctx)
             self.alone_lock.release(ctx.run_alone)
 
-    def _record_success(self, ctx, result) -> None:
+    def _record_success(self, ctx, message, result) -> None:
         stored = services.storable_result(result)
-        moved = with_db_retries(
-            lambda: self.finisher.submit((ctx.job_id, ctx.token, stored)), forever=True, stopping=self.stopping
-        )
+        message_id = message.options.get("redis_message_id")
+        if message_id:
+            # Dramatiq acknowledges right after this returns: its ack is skipped (and, with another
+            # broker class, points at nothing); the finisher acks once the success is committed.
+            message.options[broker.ACKED_AFTER_COMMIT] = True
+            message.options["redis_message_id"] = f"{message_id}:acked-after-commit"
+        self.pending_successes.add(ctx.job_id)
+        self.finisher.submit_nowait((ctx.job_id, ctx.token, stored, ctx.attempt, message.queue_name, message_id))
         self.stats.record(True)
-        if not moved:
-            with_db_retries(
-                lambda: services.job_record_late_effect(job_id=ctx.job_id, attempt=ctx.attempt, outcome="succeeded")
-            )
 
     def _record_failure(self, ctx, exception) -> None:
         trace = services.format_traceback(exception)

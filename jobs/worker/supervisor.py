@@ -171,10 +171,14 @@ class Supervisor:
                 reason,
             )
             self.exits.put(Exit(child.worker_id, child.broker_id, code, reason, child.timeout_culprit))
-            if reason != ReleaseReason.STOPPED:
-                early = time.monotonic() - child.started < EARLY_DEATH_SECONDS
-                self.restart_delay = min(self.restart_delay * 2, MAX_RESTART_DELAY) if early else RESTART_DELAY
+            # A process that exits by itself right after its start is crash-looping (a broken
+            # import, a bad setting): its restarts back off. One killed by a signal (SIGKILL, the
+            # OOM killer, a job that crashed it) is restarted at once.
+            if reason != ReleaseReason.STOPPED and code > 0 and time.monotonic() - child.started < EARLY_DEATH_SECONDS:
+                self.restart_delay = min(self.restart_delay * 2, MAX_RESTART_DELAY)
                 self.next_spawn = time.monotonic() + self.restart_delay
+            elif reason != ReleaseReason.STOPPED:
+                self.restart_delay = RESTART_DELAY
 
     def _fill_slots(self) -> None:
         if time.monotonic() < self.next_spawn:

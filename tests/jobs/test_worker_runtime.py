@@ -17,6 +17,7 @@ from jobs.worker.maintenance import ProcessMaintenance
 from jobs.worker.middleware import JobTracking
 from jobs.worker.runtime import ProcessRuntime, RunAloneLock
 from tests.factories import JobFactory
+from tests.integration.conftest import wait_for
 
 S = JobStatus
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,25 +82,38 @@ def test_a_stale_duplicate_dropped_in_the_same_process_leaves_the_running_copy_a
     release.set()
     thread.join(10)
     assert "error" not in box
-    job.refresh_from_db()
-    assert job.status == S.SUCCEEDED and job.result == {"done": True}
+    job = wait_for(lambda: Job.objects.filter(pk=job.pk, status=S.SUCCEEDED).first(), timeout=10, message="success")
+    assert job.result == {"done": True}
 
 
 def test_success_is_committed_before_the_message_is_acknowledged(tracking, monkeypatch):
-    """Defect 7: the success was queued for a batched write after the message was acked."""
-    job = JobFactory(status=S.QUEUED)
-    msg = message(job)
-    tracking.before_process_message(None, msg)
-    real = states.succeed_many
+    """Defect 7: the success was queued for a batched write after the message was acked: a
+    database stall longer than the liveness timeout re-ran every job that finished meanwhile."""
+    from jobs import broker, services
 
-    def slow_write(items):
-        time.sleep(0.5)
-        return real(items)
-
-    monkeypatch.setattr(states, "succeed_many", slow_write)
-    tracking.after_process_message(None, msg, result=7)
-    # Dramatiq acks as soon as after_process_message returns: by then the row must say so.
-    assert Job.objects.get(pk=job.pk).status == S.SUCCEEDED
+    current = dramatiq.get_broker()
+    current.namespace = f"{current.namespace}-ack-{id(tracking)}"
+    try:
+        job = JobFactory(status=S.PENDING)
+        services.jobs_publish([job.pk])
+        consumer = current.consume("default", prefetch=1, timeout=100)
+        delivered = next(m for m in iter(consumer.__next__, "never") if m is not None)
+        message_id = delivered.options["redis_message_id"]
+        stored = f"{broker.queue_key('default')}.msgs"
+        real = states.succeed_many
+        monkeypatch.setattr(states, "succeed_many", lambda items: (time.sleep(1.0), real(items))[1])
+        tracking.before_process_message(current, delivered)
+        tracking.after_process_message(current, delivered, result=7)
+        consumer.ack(delivered)  # what Dramatiq does at once: it must not remove the message
+        assert current.client.hexists(stored, message_id)
+        assert Job.objects.get(pk=job.pk).status == S.RUNNING
+        wait_for(lambda: not current.client.hexists(stored, message_id), timeout=10, message="the ack after commit")
+        assert Job.objects.get(pk=job.pk).status == S.SUCCEEDED  # committed before the ack
+        consumer.close()
+    finally:
+        for key in current.client.scan_iter(match=f"{current.namespace}*"):
+            current.client.delete(key)
+        current.namespace = current.namespace.rsplit("-ack-", 1)[0]
 
 
 def test_a_claim_that_fails_never_lets_the_actor_run_and_the_claimer_survives(tracking, monkeypatch):
@@ -116,7 +130,7 @@ def test_a_claim_that_fails_never_lets_the_actor_run_and_the_claimer_survives(tr
     tracking.before_process_message(None, retried)  # the claimer thread still answers
     assert Job.objects.get(pk=job.pk).status == S.RUNNING
     tracking.after_process_message(None, retried, result=None)
-    assert Job.objects.get(pk=job.pk).status == S.SUCCEEDED
+    wait_for(lambda: Job.objects.get(pk=job.pk).status == S.SUCCEEDED, timeout=10, message="success")
 
 
 def test_an_interruption_for_a_finished_job_never_reaches_the_next_job_of_its_thread():
