@@ -3,10 +3,16 @@
 A copy is one run of a job's actor in one thread of one process: from its ``start`` event to its
 ``return`` or ``raise`` event, or to the death of its process, or (still open) to the end of the
 scenario. Two copies of one job whose intervals intersect ran at the same time. A completed
-effect is a ``return`` event. A job's effects beyond the one its success is credited to are
-duplicates; a duplicate is explained only by a kill between its return and the job's success
-commit: the engine recorded that attempt as lost, and its process died after the return and no
-later than the success was first seen.
+effect is a ``return`` event. A succeeded job's success is credited to the return of the attempt
+the row says succeeded (or, when that attempt never returned, to its first return, and the job is
+listed as ``success_not_returned``); every other return is a duplicate effect. A duplicate is
+explained only by a kill between its return and the job's success commit: the engine recorded that
+attempt as lost, its process died (after the return, since it recorded it), was not seen alive
+after the row declared the attempt over, nor after the job's success was first seen.
+
+Times: effects carry the effects Redis's clock; the watcher's and poller's observations carry this
+process's clock (one host, one clock: checked at the start of the run). Each observation is taken
+on the side that can only make a verdict stricter or a latency longer, never kinder.
 """
 
 from __future__ import annotations
@@ -85,7 +91,10 @@ class Verdict:
     duplicates: int = 0
     explained: int = 0
     unexplained: list[str] = field(default_factory=list)
-    succeeded_without_effect: list[str] = field(default_factory=list)
+    # Succeeded, but the attempt the row credits never completed its effect (its copy still ran or
+    # died): the success was written by, or for, some other copy.
+    success_not_returned: list[str] = field(default_factory=list)
+    open_at_end: list[str] = field(default_factory=list)  # copies still running when judged
     lost_attempts: int = 0
     lost_alive: list[str] = field(default_factory=list)  # lost attempts whose copy was never killed
     effects_by_job: dict[str, int] = field(default_factory=dict)
@@ -98,6 +107,12 @@ class Verdict:
             f"overlapping jobs {len(self.overlapping_jobs)} (max {self.max_concurrent} at once); "
             f"duplicate effects {self.duplicates} ({self.explained} explained, {len(self.unexplained)} not); "
             f"lost attempts {self.lost_attempts} ({len(self.lost_alive)} from live copies)"
+            + (
+                f"; succeeded for an attempt that never returned {len(self.success_not_returned)}"
+                if self.success_not_returned
+                else ""
+            )
+            + (f"; copies still running at the end {len(self.open_at_end)}" if self.open_at_end else "")
         )
 
 
@@ -123,29 +138,31 @@ def judge(
         returns = sorted((c for c in job_copies if c.ended_by == "return"), key=lambda c: c.end)
         v.effects += len(returns)
         v.effects_by_job[job_id] = len(returns)
-        credited = None
-        if status == "succeeded":
-            credited = next((c for c in returns if c.attempt == row.attempts), None)
-            if credited is None:
-                v.succeeded_without_effect.append(job_id)
+        v.open_at_end += [job_id for c in job_copies if c.ended_by == "open"]
+        credited = next((c for c in returns if status == "succeeded" and c.attempt == row.attempts), None)
+        if credited is None:
+            if status == "succeeded":
+                v.success_not_returned.append(job_id)
+            credited = returns[0] if returns else None  # the first effect is not a duplicate
         succeeded_seen = poller.first_seen(job_id, "succeeded")
         for copy in returns:
             if copy is credited:
                 continue
             v.duplicates += 1
-            death = watcher.death(copy.pid)
+            # It returned, so its process was alive then: a death recorded at all came after the return.
             explained = (
                 (job_id, copy.attempt) in lost
-                and death is not None
-                and death >= copy.end
-                and (succeeded_seen is None or death <= succeeded_seen)
+                and watcher.death(copy.pid) is not None
+                and not _copy_was_alive_when_lost(copy, watcher, poller)
+                and (succeeded_seen is None or watcher.last_alive(copy.pid) <= succeeded_seen)
             )
             if explained:
                 v.explained += 1
             else:
                 v.unexplained.append(job_id)
+    wanted = set(job_ids)
     for job_id, number in sorted(lost):
-        if job_id not in set(job_ids):
+        if job_id not in wanted:
             continue
         v.lost_attempts += 1
         mine = [c for c in copies.get(job_id, []) if c.attempt == number]
@@ -165,19 +182,19 @@ def _judge_overlaps(v: Verdict, job_id: str, job_copies: list[Copy], horizon: fl
 
 
 def _copy_was_alive_when_lost(copy: Copy, watcher: ProcessWatcher, poller: JobPoller) -> bool:
-    """A lost attempt is honest when its copy's process had died by the time the row said so
-    (seen by the poller, an upper bound); otherwise the engine took the job from a live process."""
+    """A lost attempt is honest when its copy's process was dead by the time the row said so;
+    the engine took a live copy's job when the process never died, or was seen alive after the row
+    (as polled: an upper bound of when it said so) had declared the attempt over."""
     if copy.ended_by == "death":
         return False
+    if watcher.death(copy.pid) is None:
+        return True
     declared = poller.first_after(
         copy.job,
         copy.start,
         lambda s: s.attempts > copy.attempt or (s.attempts == copy.attempt and s.status != "running"),
     )
-    death = watcher.death(copy.pid)
-    if death is None:
-        return True
-    return declared is not None and death > declared.t
+    return declared is not None and watcher.last_alive(copy.pid) > declared.t
 
 
 def kill_latencies(

@@ -161,7 +161,7 @@ class Scenario:
         """Live worker processes that are running at least one job (from the effects)."""
         live = set()
         for supervisor in self.supervisors:
-            live.update(p.pid for p in supervisor.leaves())
+            live.update(supervisor.tree()[0])
         return sorted(pid for pid in self.effects.open_copies_by_pid() if pid in live)
 
     # --- jobs ---

@@ -141,6 +141,7 @@ class WorkerPid:
     first_seen: float
     died_at: float | None = None  # first poll that found it gone (an upper bound)
     killed_at: float | None = None  # when the harness's SIGKILL had returned (it runs nothing after)
+    last_alive: float = 0.0  # a moment it was surely alive (a lower bound of its death)
     handle: psutil.Process | None = field(default=None, repr=False)
 
     @property
@@ -168,6 +169,7 @@ class ProcessWatcher(threading.Thread):
         self.interval = interval
         self.supervisors: list[Supervisor] = []
         self.pids: dict[int, WorkerPid] = {}
+        self.ran_jobs: set[int] = set()  # pids that recorded at least one event
         self.kills: list[Kill] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
@@ -189,18 +191,26 @@ class ProcessWatcher(threading.Thread):
             descendants, leaves = supervisor.tree()
             for proc in leaves:
                 self._learn(proc, supervisor.name, now)
-            # A pool parent seen before it forked its children looked like a leaf: forget it.
+            # A pool parent seen before it forked its children looked like a leaf: forget it (but
+            # never a process that ran jobs, should a worker ever have children of its own).
             with self.lock:
                 for pid in descendants.difference(p.pid for p in leaves):
-                    if pid in self.pids and self.pids[pid].killed_at is None:
+                    info = self.pids.get(pid)
+                    if info is not None and info.killed_at is None and pid not in self.ran_jobs:
                         del self.pids[pid]
         # A pid seen only in the effects (it lived less than a poll) is learned late but kept.
         for event in self.effects.refresh():
+            self.ran_jobs.add(event.pid)
             if event.pid not in self.pids:
                 self._learn_pid(event.pid, now)
         with self.lock:
             for info in self.pids.values():
-                if info.died_at is None and not self._alive(info):
+                if info.died_at is not None:
+                    continue
+                looked = time.time()
+                if self._alive(info):
+                    info.last_alive = max(info.last_alive, looked)
+                else:
                     info.died_at = time.time()  # taken after the look: never earlier than the death
 
     def _learn(self, proc: psutil.Process, supervisor: str, now: float) -> None:
@@ -250,8 +260,14 @@ class ProcessWatcher(threading.Thread):
         with self.lock:
             if info is not None:
                 info.killed_at = kill.returned
+                info.last_alive = max(info.last_alive, sent)
             self.kills.append(kill)
         return kill
+
+    def last_alive(self, pid: int) -> float:
+        with self.lock:
+            info = self.pids.get(pid)
+            return info.last_alive if info else 0.0
 
     def death(self, pid: int) -> float | None:
         with self.lock:

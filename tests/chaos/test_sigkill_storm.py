@@ -99,7 +99,7 @@ def test_sigkill_storm(scenario, report):
     assert v.statuses == {"succeeded": len(all_ids)}, v.statuses
     assert not v.overlapping_jobs, f"two copies at once: {v.overlapping_jobs[:5]}"
     assert not v.unexplained, f"duplicate effects not explained by a kill: {v.unexplained[:5]}"
-    assert not v.succeeded_without_effect, f"succeeded without a completed effect: {v.succeeded_without_effect[:5]}"
+    assert not v.success_not_returned, f"succeeded for an attempt that never returned: {v.success_not_returned[:5]}"
     assert not v.lost_alive, f"lost attempts taken from live copies: {v.lost_alive[:5]}"
     assert requeue_s and percentile(requeue_s, 99) < REQUEUE_P99, p50_p99(requeue_s)
     assert spare_restart and percentile(spare_restart, 99) < RESTART_P99, p50_p99(spare_restart)
