@@ -51,7 +51,7 @@ chaos: setup
 	*) echo "!!! make chaos needs PostgreSQL: set DATABASE_URL=postgres://... !!!"; exit 1;; esac
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
 	$(PY) manage.py ensure_redis && \
-	CHAOS_SCALE=full $(PY) -m pytest tests/chaos -m chaos $(PYTEST_ARGS)
+	CHAOS_SCALE=full $(PY) -m pytest tests/chaos $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
