@@ -26,7 +26,8 @@ from tests.chaos.processes import ProcessWatcher, Supervisor
 from tests.integration.conftest import FAST_ENGINE_ENV
 
 ACTOR_MODULES = "tests.integration.actors,tests.chaos.actors"
-LIVENESS_TIMEOUT = float(FAST_ENGINE_ENV.get("JOBS_LIVENESS_TIMEOUT", FAST_ENGINE_ENV["JOBS_HEARTBEAT_TIMEOUT"]))
+# The rewritten engine names it JOBS_LIVENESS_TIMEOUT; today's JOBS_HEARTBEAT_TIMEOUT.
+LIVENESS_TIMEOUT = float(FAST_ENGINE_ENV.get("JOBS_LIVENESS_TIMEOUT") or FAST_ENGINE_ENV["JOBS_HEARTBEAT_TIMEOUT"])
 
 
 class Submitter:
