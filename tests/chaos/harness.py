@@ -47,7 +47,7 @@ class Submitter:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True, name="chaos-submitter-reader").start()
-        self._expect("READY", timeout=60)
+        self.ready = False  # it boots Django while the scenario starts its workers
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -66,6 +66,9 @@ class Submitter:
                 return line[len(prefix) :].strip()
 
     def submit(self, actor: str, calls: list, *, queue_name: str | None = None) -> list[str]:
+        if not self.ready:
+            self._expect("READY", timeout=60)
+            self.ready = True
         self.proc.stdin.write(json.dumps({"actor": actor, "calls": calls, "queue": queue_name}) + "\n")
         self.proc.stdin.flush()
         return json.loads(self._expect("SUBMITTED ", timeout=60))
@@ -107,6 +110,7 @@ class Scenario:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.watcher.start()
         self.poller.start()
+        self._submitter = Submitter(self.env({"LOG_LEVEL": "WARNING"}), log_dir / f"{tag}-submitter.log")
 
     def env(self, extra: dict | None = None) -> dict:
         return {
@@ -168,8 +172,6 @@ class Scenario:
     # --- jobs ---
 
     def submit(self, actor: str, calls: list, *, queue_name: str | None = None) -> list[str]:
-        if self._submitter is None:
-            self._submitter = Submitter(self.env({"LOG_LEVEL": "WARNING"}), self.log_dir / f"{self.tag}-submitter.log")
         return self._submitter.submit(actor, calls, queue_name=queue_name)
 
     def wait_started(self, job_ids, count: int | None = None, *, timeout: float) -> None:

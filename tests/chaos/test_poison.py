@@ -9,7 +9,7 @@ from tests.chaos.conftest import RUN_ID, scaled
 
 pytestmark = pytest.mark.chaos
 
-BYSTANDERS = scaled(short=16, full=40)
+BYSTANDERS = scaled(short=12, full=40)
 SETTLE = scaled(short=60, full=120)
 
 

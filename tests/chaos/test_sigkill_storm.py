@@ -18,7 +18,7 @@ pytestmark = pytest.mark.chaos
 PROCESSES, THREADS = 2, 4
 # loaded_kills caps the loaded phase's kills (the short form's time budget); None: until it drains.
 P = scaled(
-    short=dict(jobs=40, seconds=(0.5, 1.5), min_kills=8, loaded_kills=5, spare_kills=3, spare_seconds=(2.0, 4.0)),
+    short=dict(jobs=30, seconds=(0.5, 1.5), min_kills=7, loaded_kills=4, spare_kills=3, spare_seconds=(2.0, 4.0)),
     full=dict(jobs=300, seconds=(0.5, 3.0), min_kills=60, loaded_kills=None, spare_kills=20, spare_seconds=(3.0, 6.0)),
 )
 LOADED_LIMIT = scaled(short=40, full=300)  # seconds of the loaded phase at most
@@ -49,8 +49,10 @@ def test_sigkill_storm(scenario, report):
         time.sleep(rng.uniform(2, 3))
         skipped += not kill_one(sc, rng, "loaded")
     loaded_drained = sc.poller.all_terminal(ids)
+    sc.marks["loaded kills over"] = time.time()
     # The spare phase starts on an empty queue: without kills, the backlog drains first.
     backlog_left = sc.wait_terminal(ids, timeout=SETTLE)
+    sc.marks["spare phase"] = time.time()
 
     spare_ids: list[str] = []
     most_live = 0
@@ -70,6 +72,7 @@ def test_sigkill_storm(scenario, report):
         time.sleep(0.1)
 
     drained = "during the kills" if loaded_drained else "after them" if backlog_left is not None else "NEVER"
+    sc.marks["spare kills over"] = time.time()
     all_ids = ids + spare_ids
     settled = sc.wait_terminal(all_ids, timeout=SETTLE)
     v = sc.judge(all_ids)

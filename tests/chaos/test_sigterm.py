@@ -14,7 +14,7 @@ pytestmark = pytest.mark.chaos
 
 SHORT_JOBS, SHORT_SECONDS, LONG_JOBS = 20, 1.0, 2
 # The drain outlasts the liveness timeout (a draining worker must not look dead), the long jobs the drain.
-LONG_SECONDS, SHUTDOWN_TIMEOUT = scaled(short=(12, int(LIVENESS_TIMEOUT) + 3), full=(60, 10))
+LONG_SECONDS, SHUTDOWN_TIMEOUT = scaled(short=(10, int(LIVENESS_TIMEOUT) + 3), full=(60, 10))
 # The short form signals the group only: what honcho and systemd send, and what failed most.
 TARGETS = scaled(short=["group"], full=["supervisor", "group"])
 # Each process has room for all 22 at once: whichever process prefetches them runs them all.
