@@ -18,7 +18,7 @@ def test_gil_held_for_twice_the_liveness_timeout(scenario, report):
     # Two processes: the other one is there to (wrongly) reap the silent one's job and run it.
     sc.start_supervisor("pool", processes=2, threads=2)
     [job] = sc.submit("chaos.hold_gil", [[[HOLD], {}]])
-    sc.wait_started([job], timeout=30)
+    sc.wait_started([job], timeout=60)
     settled = sc.wait_terminal([job], timeout=HOLD + 30)
     time.sleep(LIVENESS_TIMEOUT)  # a copy started late would have started by now
     v = sc.judge([job])

@@ -1,7 +1,7 @@
 """(a) A SIGKILL storm: a random worker process killed every 2-3 s while jobs run.
 
-Phase "loaded": a backlog of jobs, kills until it drains. Phase "spare": jobs trickle in, never
-more live than half the threads, kills go on: kill -> next start is judged there, where a job
+Phase "loaded": a backlog of jobs, kills until it drains. Phase "spare": jobs trickle in, fewer
+live than half the threads, kills go on: kill -> next start is judged there, where a job
 that comes back has a free thread waiting for it.
 """
 
@@ -39,7 +39,7 @@ def test_sigkill_storm(scenario, report):
     sc = scenario("a")
     sc.start_supervisor("pool", processes=PROCESSES, threads=THREADS)
     ids = sc.submit("chaos.work", [[[round(rng.uniform(*P["seconds"]), 2)], {}] for _ in range(P["jobs"])])
-    sc.wait_started(ids, 1, timeout=30)
+    sc.wait_started(ids, 1, timeout=60)
 
     skipped = 0
     deadline = time.monotonic() + LOADED_LIMIT
@@ -57,7 +57,10 @@ def test_sigkill_storm(scenario, report):
     spare_ids: list[str] = []
     most_live = 0
     spare_cap = PROCESSES * THREADS // 2 - 1
-    kills = lambda phase: sum(1 for k in sc.watcher.kills if k.phase == phase)  # noqa: E731
+
+    def kills(phase: str) -> int:
+        return sum(1 for k in sc.watcher.kills if k.phase == phase)
+
     deadline = time.monotonic() + max(P["spare_kills"], P["min_kills"] - kills("loaded")) * 3 + 30
     next_kill = time.monotonic() + rng.uniform(2, 3)
     while (kills("spare") < P["spare_kills"] or len(sc.watcher.kills) < P["min_kills"]) and time.monotonic() < deadline:

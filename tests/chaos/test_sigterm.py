@@ -26,7 +26,7 @@ def test_sigterm_with_short_and_long_jobs_in_flight(scenario, report, target):
     sc = scenario(f"c-{target}")
     old = sc.start_supervisor("old", processes=PROCESSES, threads=THREADS, shutdown_timeout=SHUTDOWN_TIMEOUT)
     long_ids = sc.submit("chaos.work", [[[LONG_SECONDS], {}]] * LONG_JOBS)
-    sc.wait_started(long_ids, timeout=30)
+    sc.wait_started(long_ids, timeout=60)
     short_ids = sc.submit("chaos.work", [[[SHORT_SECONDS], {}]] * SHORT_JOBS)
     sc.wait_started(short_ids, timeout=30)
     signalled_at = old.sigterm() if target == "supervisor" else old.sigterm_group()
