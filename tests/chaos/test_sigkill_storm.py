@@ -90,8 +90,8 @@ def test_sigkill_storm(scenario, report):
     report(
         "a",
         f"SIGKILL storm [{sc.tag}, {len(all_ids)} jobs, {PROCESSES}x{THREADS}]: "
-        f"kills {len(sc.watcher.kills)} (loaded {kills('loaded')}, spare {kills('spare')}, {skipped} skipped: "
-        f"no worker up); backlog drained {drained}; "
+        f"kills {len(sc.watcher.kills)} (loaded {kills('loaded')}, spare {kills('spare')}; {skipped} more kill "
+        f"times found no worker process up); backlog drained {drained}; "
         f"{v.summary()}; "
         f"copies killed by a death we did not cause {collateral}; "
         f"kill->back in queue {p50_p99(requeue_s)}; kill->next start spare {p50_p99(spare_restart)} "
@@ -101,7 +101,6 @@ def test_sigkill_storm(scenario, report):
         f"{settled_text(settled, SETTLE)}; {sc.elapsed:.0f} s",
     )
 
-    assert len(sc.watcher.kills) >= P["min_kills"] and len(ids) >= P["jobs"], "the storm did not happen as sized"
     assert v.statuses == {"succeeded": len(all_ids)}, v.statuses
     assert not v.overlapping_jobs, f"two copies at once: {v.overlapping_jobs[:5]}"
     assert not v.unexplained, f"duplicate effects not explained by a kill: {v.unexplained[:5]}"
@@ -109,3 +108,9 @@ def test_sigkill_storm(scenario, report):
     assert not v.lost_alive, f"lost attempts taken from live copies: {v.lost_alive[:5]}"
     assert requeue_s and percentile(requeue_s, 99) < REQUEUE_P99, p50_p99(requeue_s)
     assert spare_restart and percentile(spare_restart, 99) < RESTART_P99, p50_p99(spare_restart)
+    # Last: a storm smaller than its size judges less. A kill time that finds no worker process up
+    # (the supervisor not restarting it yet) is the engine's doing, and fails here too.
+    assert len(ids) >= P["jobs"]
+    assert len(sc.watcher.kills) >= P["min_kills"], (
+        f"{len(sc.watcher.kills)} kills: {skipped} kill times found no worker process up"
+    )
