@@ -1,0 +1,48 @@
+from datetime import date
+
+import pytest
+from django.utils import timezone
+
+from monitoring import services
+from monitoring.models import Record, Violation
+from tests.monitoring import dataset, oracle
+
+
+def load_records(datas, *, source="erp", start=0) -> list[Record]:
+    now = timezone.now()
+    records = [
+        Record(source=source, external_id=f"r{start + i}", data=data, created_at=now, updated_at=now)
+        for i, data in enumerate(datas)
+    ]
+    Record.objects.bulk_create(records, batch_size=1000)
+    return list(Record.objects.filter(source=source).order_by("id"))
+
+
+def make_policy(name="Invoices", rules=(), severity="high"):
+    policy = services.policy_create(name=name, severity=severity)
+    created = [services.rule_create(policy_id=policy.pk, **rule) for rule in rules]
+    return policy, created
+
+
+def expected_violations(rules, *, today=None) -> set[tuple[int, int]]:
+    """The oracle over the database's live records, for the given Rule rows."""
+    records = dict(Record.objects.filter(deleted_at__isnull=True).values_list("id", "data"))
+    specs = {}
+    for rule in rules:
+        spec = {"field": rule.field, "operator": rule.operator, "value": rule.value, "value_type": rule.value_type}
+        spec["conditions"] = rule.conditions
+        specs[rule.pk] = spec
+    return oracle.violations(specs, records, today or date.today())
+
+
+def active_pairs(**filters) -> set[tuple[int, int]]:
+    return set(
+        Violation.objects.filter(status__in=["open", "acknowledged", "muted"], **filters).values_list(
+            "rule_id", "record_id"
+        )
+    )
+
+
+@pytest.fixture
+def invoice_policy(db):
+    return make_policy(rules=dataset.RULES)
