@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -8,8 +8,9 @@ from monitoring.models import Record, Violation
 from tests.monitoring import dataset, oracle
 
 
-def load_records(datas, *, source="erp", start=0) -> list[Record]:
-    now = timezone.now()
+def load_records(datas, *, source="erp", start=0, age=timedelta(hours=1)) -> list[Record]:
+    """Records last changed ``age`` ago (older than any scan's overlap window)."""
+    now = timezone.now() - age
     records = [
         Record(source=source, external_id=f"r{start + i}", data=data, created_at=now, updated_at=now)
         for i, data in enumerate(datas)
