@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("jobs.urls")),
     path("", include("jobs.scheduling.urls")),
     path("", include("reports.urls")),
+    path("", include("monitoring.urls")),
 ]
 
 urlpatterns = [
@@ -18,5 +19,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("reports/", include("reports.page_urls")),
+    path("monitoring/", include("monitoring.page_urls")),
     path("", include("jobs.page_urls")),
 ]

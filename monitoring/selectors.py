@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from django.db.models import BooleanField, Count, QuerySet, Sum
-from django.db.models.functions import Coalesce
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from jobs.errors import NotFound
@@ -273,3 +273,7 @@ def waiver_list(*, active=None) -> QuerySet:
     elif active is False:
         qs = qs.filter(expires_at__lte=now)
     return qs
+
+
+def waiver_get(waiver_id) -> Waiver:
+    return _get(waiver_list(), waiver_id, "Waiver")

@@ -70,9 +70,9 @@ def test_change_add_delete_open_resolve_and_reopen_exactly_the_right_violations(
     assert Violation.objects.get(rule=amount_rule, record=added).status == "open"
     deleted = Violation.objects.filter(record=c)
     assert [v.status for v in deleted] == ["resolved"]
-    assert set(ViolationEvent.objects.filter(violation__record=c, to_status="resolved").values_list("note", flat=True)) == {
-        "record deleted"
-    }
+    assert set(
+        ViolationEvent.objects.filter(violation__record=c, to_status="resolved").values_list("note", flat=True)
+    ) == {"record deleted"}
     vu.refresh_from_db()
     assert vu.status == "open" and events(vu) == [("", "open")]  # left as it was
 

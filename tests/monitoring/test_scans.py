@@ -1,14 +1,12 @@
 """Scans against the database: a full scan agrees with the independent oracle; the lifecycle holds."""
 
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
-from monitoring import scans, services
-from monitoring.models import Record, ScanMode, ScanRun, Violation, ViolationEvent
+from monitoring import scans
+from monitoring.models import ScanMode, ViolationEvent
 from tests.monitoring import dataset
-from tests.monitoring.conftest import active_pairs, expected_violations, load_records, make_policy
+from tests.monitoring.conftest import active_pairs, expected_violations, load_records
 
 pytestmark = pytest.mark.django_db
 
