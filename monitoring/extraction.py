@@ -17,6 +17,7 @@ SENTENCE_RE = re.compile(r"\S[^\n]*?(?:[.!?](?=\s|$)|(?=\n)|$)")
 FIELD = r"(?P<field>`[^`]+`|[a-z][a-z0-9 _\-]*?)"
 NUMBER = r"-?\d[\d,]*(?:\.\d+)?"
 DATE = r"\d{4}-\d{2}-\d{2}"
+VALUE = r"\"[^\"]*\"|'[^']*'|`[^`]*`|[^\s\"'`]+"
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,8 @@ PATTERNS = [
         r"^" + FIELD + r" must match (?P<value>/.+/|\".+\"|'.+'|`.+`)$",
         lambda m: _leaf(m["field"], "matches", m["value"][1:-1], R.STRING),
     ),
-    (rf"^{FIELD} must (?P<neg>not )?(?:be|equal|be equal to) (?P<value>.+)$", _equality),
+    # A bare value is one word: "Status must be approved."; say 'in review' with quotes.
+    (rf"^{FIELD} must (?P<neg>not )?(?:be equal to|equal|be) (?P<value>{VALUE})$", _equality),
 ]
 COMPILED = [(re.compile(pattern, re.I), build) for pattern, build in PATTERNS]
 

@@ -104,10 +104,12 @@ class PassRunner:
         self._drop_tables()
         json_type = "jsonb" if self.pg else "TEXT"
         self.execute(
-            f"CREATE TEMP TABLE monitoring_hits (rule_id bigint NOT NULL, record_id bigint NOT NULL, actual {json_type})"
+            "CREATE TEMP TABLE monitoring_hits "
+            f"(rule_id bigint NOT NULL, record_id bigint NOT NULL, actual {json_type})"
         )
         self.execute(
-            f"CREATE TEMP TABLE monitoring_scan_rules (rule_id bigint PRIMARY KEY, policy_id bigint NOT NULL, base {json_type})"
+            "CREATE TEMP TABLE monitoring_scan_rules "
+            f"(rule_id bigint PRIMARY KEY, policy_id bigint NOT NULL, base {json_type})"
         )
         rows = []
         for rule in scan_pass.rules:

@@ -1,6 +1,5 @@
 """Scans against the database: a full scan agrees with the independent oracle; the lifecycle holds."""
 
-
 import pytest
 
 from monitoring import scans
