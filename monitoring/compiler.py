@@ -6,6 +6,10 @@ presence operators (exists, missing, is_empty, is_not_empty). A present value of
 for the rule's value type violates it: it cannot be shown to comply. Groups combine as
 ``all``: A = any A_i, V = any V_i; ``any``: A = any A_i, V = A and no child holds (A_i and not V_i);
 ``not``: A = A_c, V = A_c and not V_c.
+
+A leaf's V is one ``CASE`` on the JSON type of the value (computed once per row and rule): each
+type the rule's value type accepts has its own typed comparison, null and missing comply, every
+other type violates. At a million rows the type test is most of the cost, so it is done once.
 """
 
 from __future__ import annotations
@@ -39,81 +43,73 @@ def _not(part: Sql) -> Sql:
     return Sql(f"(NOT {part.text})", part.params)
 
 
-TRUE, FALSE = Sql("TRUE"), Sql("FALSE")
+TRUE = Sql("TRUE")
 
 
 class Dialect:
-    """How one database reads JSON: extraction, types, casts. ``data`` is the SQL of the JSON column."""
+    """How one database reads JSON. ``data`` is the SQL of the JSON column; paths are validated
+    (keys of [A-Za-z0-9_-], integer indexes), so they are inlined as literals safely."""
+
+    NULL_KIND = "null"
 
     def __init__(self, data: str):
         self.data = data
 
-    def number_param(self, value):
+    def kind(self, path) -> str:
+        """SQL of the value's JSON type, ``'null'`` when the path is missing."""
         raise NotImplementedError
+
+    def typed(self, path, value_type: str) -> dict[str, str]:
+        """JSON type → SQL of the value as ``value_type`` (NULL when it does not convert)."""
+        raise NotImplementedError
+
+    def present(self, path) -> Sql:
+        return Sql(f"({self.kind(path)} <> 'null')")
 
 
 class PostgresDialect(Dialect):
     vendor = "postgresql"
 
-    def _path(self, path) -> str:
-        # Safe to inline: a validated path has only [A-Za-z0-9_-] keys and integer indexes.
-        return "'{" + ",".join(str(p) for p in path) + "}'"
-
     def json(self, path) -> str:
-        return f"({self.data} #> {self._path(path)})"
-
-    def kind(self, path) -> str:
-        return f"jsonb_typeof({self.json(path)})"
+        steps = "".join(f" -> {p}" if isinstance(p, int) else f" -> '{p}'" for p in path)
+        return f"({self.data}{steps})"
 
     def text(self, path) -> str:
-        return f"({self.data} #>> {self._path(path)})"
+        return f"({self.json(path)} #>> '{{}}')"
 
-    def present(self, path) -> Sql:
-        return Sql(f"COALESCE({self.kind(path)} <> 'null', FALSE)")
+    def kind(self, path) -> str:
+        return f"COALESCE(jsonb_typeof({self.json(path)}), 'null')"
 
-    def string(self, path) -> str:
-        return f"(CASE WHEN {self.kind(path)} = 'string' THEN {self.text(path)} END)"
+    def typed(self, path, value_type: str) -> dict[str, str]:
+        j, t = self.json(path), self.text(path)
+        if value_type == R.NUMBER:
+            return {
+                "number": f"{j}::numeric",
+                "string": f"(CASE WHEN {t} ~ '{NUMBER_TEXT_PATTERN}' THEN btrim({t})::numeric END)",
+            }
+        if value_type == R.DATE:
+            # Compared in the C collation: ISO dates order by their characters, fast and the same everywhere.
+            return {"string": f"(CASE WHEN {t} ~ '{DATE_TEXT_PATTERN}' THEN left({t}, 10) COLLATE \"C\" END)"}
+        if value_type == R.BOOLEAN:
+            return {
+                "boolean": f"{j}::boolean",
+                "string": f"(CASE WHEN lower({t}) IN ('true', 'false') THEN lower({t}) = 'true' END)",
+            }
+        return {"string": t}
 
-    def number(self, path) -> str:
-        k, t = self.kind(path), self.text(path)
-        return (
-            f"(CASE WHEN {k} = 'number' THEN {t}::numeric "
-            f"WHEN {k} = 'string' AND {t} ~ '{NUMBER_TEXT_PATTERN}' THEN btrim({t})::numeric END)"
-        )
+    def empty_by_kind(self, path) -> dict[str, str]:
+        j, t = self.json(path), self.text(path)
+        return {"string": f"btrim({t}, ' ') = ''", "array": f"jsonb_array_length({j}) = 0", "object": f"{j} = '{{}}'"}
 
-    def day(self, path) -> str:
-        k, t = self.kind(path), self.text(path)
-        return f"(CASE WHEN {k} = 'string' AND {t} ~ '{DATE_TEXT_PATTERN}' THEN left({t}, 10) END)"
+    def regex(self, text: str) -> str:
+        return f"({text} ~ %s)"
 
-    def boolean(self, path) -> str:
-        k, t = self.kind(path), self.text(path)
-        return (
-            f"(CASE WHEN {k} = 'boolean' THEN {t}::boolean "
-            f"WHEN {k} = 'string' AND lower({t}) IN ('true', 'false') THEN lower({t}) = 'true' END)"
-        )
-
-    def empty(self, path) -> str:
-        k, t, j = self.kind(path), self.text(path), self.json(path)
-        return (
-            f"(CASE {k} WHEN 'string' THEN btrim({t}, ' ') = '' WHEN 'array' THEN jsonb_array_length({j}) = 0 "
-            f"WHEN 'object' THEN {j} = '{{}}'::jsonb ELSE FALSE END)"
-        )
-
-    def regex(self, text: str) -> Sql:
-        return Sql(f"({text} ~ %s)")
-
-    def contains_string(self, path, value: str) -> Sql:
-        k = self.kind(path)
-        return Sql(
-            f"(CASE WHEN {k} = 'string' THEN strpos({self.text(path)}, %s) > 0 "
-            f"WHEN {k} = 'array' THEN {self.json(path)} @> %s::jsonb END)",
-            [value, json.dumps([value])],
-        )
-
-    def contains_number(self, path, value) -> Sql:
-        return Sql(
-            f"(CASE WHEN {self.kind(path)} = 'array' THEN {self.json(path)} @> %s::jsonb END)", [json.dumps([value])]
-        )
+    def contains(self, path, value, value_type: str) -> tuple[dict[str, str], list]:
+        """JSON type → SQL that holds when the value contains ``value``, and its params."""
+        array = f"{self.json(path)} @> %s::jsonb"
+        if value_type == R.NUMBER:
+            return {"array": array}, [json.dumps([value])]
+        return {"string": f"strpos({self.text(path)}, %s) > 0", "array": array}, [value, json.dumps([value])]
 
     def number_param(self, value):
         return Decimal(str(value))
@@ -122,11 +118,7 @@ class PostgresDialect(Dialect):
         return self.json(path)
 
     def actual_object(self, paths: list[tuple[str, list]]) -> str:
-        pairs = ", ".join(f"'{name}', {self.json(path)}" for name, path in paths)
-        return f"jsonb_build_object({pairs})"
-
-
-TEXT_KINDS, NUMBER_KINDS = "'text'", "'integer', 'real'"
+        return "jsonb_build_object(" + ", ".join(f"'{name}', {self.json(path)}" for name, path in paths) + ")"
 
 
 class SqliteDialect(Dialect):
@@ -135,67 +127,45 @@ class SqliteDialect(Dialect):
     def _path(self, path) -> str:
         return "'$" + "".join(f"[{p}]" if isinstance(p, int) else f'."{p}"' for p in path) + "'"
 
-    def json(self, path) -> str:
+    def value(self, path) -> str:
         return f"json_extract({self.data}, {self._path(path)})"
 
     def kind(self, path) -> str:
-        return f"json_type({self.data}, {self._path(path)})"
+        return f"COALESCE(json_type({self.data}, {self._path(path)}), 'null')"
 
-    def present(self, path) -> Sql:
-        return Sql(f"COALESCE({self.kind(path)} <> 'null', FALSE)")
+    def typed(self, path, value_type: str) -> dict[str, str]:
+        v = self.value(path)
+        if value_type == R.NUMBER:
+            text = f"(CASE WHEN monitoring_regexp('{NUMBER_TEXT_PATTERN}', {v}) THEN CAST(trim({v}) AS REAL) END)"
+            return {"integer": v, "real": v, "text": text}
+        if value_type == R.DATE:
+            return {"text": f"(CASE WHEN monitoring_regexp('{DATE_TEXT_PATTERN}', {v}) THEN substr({v}, 1, 10) END)"}
+        if value_type == R.BOOLEAN:
+            text = f"(CASE WHEN lower({v}) IN ('true', 'false') THEN lower({v}) = 'true' END)"
+            return {"true": "TRUE", "false": "FALSE", "text": text}
+        return {"text": v}
 
-    def string(self, path) -> str:
-        return f"(CASE WHEN {self.kind(path)} = 'text' THEN {self.json(path)} END)"
+    def empty_by_kind(self, path) -> dict[str, str]:
+        v = self.value(path)
+        return {
+            "text": f"trim({v}, ' ') = ''",
+            "array": f"json_array_length({self.data}, {self._path(path)}) = 0",
+            "object": f"{v} = '{{}}'",
+        }
 
-    def number(self, path) -> str:
-        k, v = self.kind(path), self.json(path)
-        return (
-            f"(CASE WHEN {k} IN ('integer', 'real') THEN {v} "
-            f"WHEN {k} = 'text' AND monitoring_regexp('{NUMBER_TEXT_PATTERN}', {v}) THEN CAST(trim({v}) AS REAL) END)"
-        )
+    def regex(self, text: str) -> str:
+        return f"monitoring_regexp(%s, {text})"
 
-    def day(self, path) -> str:
-        k, v = self.kind(path), self.json(path)
-        return f"(CASE WHEN {k} = 'text' AND monitoring_regexp('{DATE_TEXT_PATTERN}', {v}) THEN substr({v}, 1, 10) END)"
-
-    def boolean(self, path) -> str:
-        k, v = self.kind(path), self.json(path)
-        return (
-            f"(CASE WHEN {k} = 'true' THEN TRUE WHEN {k} = 'false' THEN FALSE "
-            f"WHEN {k} = 'text' AND lower({v}) IN ('true', 'false') THEN lower({v}) = 'true' END)"
-        )
-
-    def empty(self, path) -> str:
-        k, v = self.kind(path), self.json(path)
-        return (
-            f"(CASE {k} WHEN 'text' THEN trim({v}, ' ') = '' "
-            f"WHEN 'array' THEN json_array_length({self.data}, {self._path(path)}) = 0 "
-            f"WHEN 'object' THEN {v} = '{{}}' ELSE FALSE END)"
-        )
-
-    def regex(self, text: str) -> Sql:
-        return Sql(f"monitoring_regexp(%s, {text})")
-
-    def _array_has(self, path, kinds: str) -> str:
+    def contains(self, path, value, value_type: str) -> tuple[dict[str, str], list]:
         # Typed: SQLite reads JSON true as 1, which must not equal the number 1.
-        return (
+        kinds = "'integer', 'real'" if value_type == R.NUMBER else "'text'"
+        array = (
             f"EXISTS (SELECT 1 FROM json_each({self.data}, {self._path(path)}) AS e "
             f"WHERE e.type IN ({kinds}) AND e.value = %s)"
         )
-
-    def contains_string(self, path, value: str) -> Sql:
-        k = self.kind(path)
-        return Sql(
-            f"(CASE WHEN {k} = 'text' THEN instr({self.json(path)}, %s) > 0 "
-            f"WHEN {k} = 'array' THEN {self._array_has(path, TEXT_KINDS)} END)",
-            [value, value],
-        )
-
-    def contains_number(self, path, value) -> Sql:
-        return Sql(
-            f"(CASE WHEN {self.kind(path)} = 'array' THEN {self._array_has(path, NUMBER_KINDS)} END)",
-            [self.number_param(value)],
-        )
+        if value_type == R.NUMBER:
+            return {"array": array}, [self.number_param(value)]
+        return {"text": f"instr({self.value(path)}, %s) > 0", "array": array}, [value, value]
 
     def number_param(self, value):
         return float(value)
@@ -223,6 +193,15 @@ class Compiled:
     violated: Sql
 
 
+def _dispatch(kind: str, branches: dict[str, Sql], *, null: str, other: str) -> Sql:
+    """``CASE kind WHEN 'null' THEN null WHEN k THEN branch … ELSE other END``, params in order."""
+    whens = " ".join(f"WHEN '{k}' THEN {b.text}" for k, b in branches.items())
+    return Sql(
+        f"(CASE {kind} WHEN 'null' THEN {null} {whens} ELSE {other} END)",
+        [p for b in branches.values() for p in b.params],
+    )
+
+
 class Compiler:
     """Compiles normalised conditions (``rules.validate_condition``) against one ``today``."""
 
@@ -235,18 +214,22 @@ class Compiler:
         if op in ("all", "any", "not"):
             return self._group(op, [self.compile(c) for c in condition["conditions"]])
         path = condition["path"]
-        present = self.d.present(path)
+        kind = self.d.kind(path)
         if op == "exists":
-            return Compiled(TRUE, _not(present))
+            return Compiled(TRUE, Sql(f"({kind} = 'null')"))
         if op == "missing":
-            return Compiled(TRUE, present)
-        empty = Sql(self.d.empty(path))
-        if op == "is_empty":
-            return Compiled(TRUE, _join("AND", [present, _not(empty)]))
-        if op == "is_not_empty":
-            return Compiled(TRUE, _join("OR", [_not(present), empty]))
-        holds = self._holds(op, path, condition["value"], condition["value_type"])
-        return Compiled(present, _join("AND", [present, _not(Sql(f"COALESCE({holds.text}, FALSE)", holds.params))]))
+            return Compiled(TRUE, Sql(f"({kind} <> 'null')"))
+        if op in ("is_empty", "is_not_empty"):
+            empty = self.d.empty_by_kind(path)
+            if op == "is_empty":
+                branches = {k: Sql(f"NOT ({sql})") for k, sql in empty.items()}
+                return Compiled(TRUE, _dispatch(kind, branches, null="FALSE", other="TRUE"))
+            return Compiled(
+                TRUE, _dispatch(kind, {k: Sql(sql) for k, sql in empty.items()}, null="TRUE", other="FALSE")
+            )
+        holds = self._holds_by_kind(op, path, condition["value"], condition["value_type"])
+        violated = {k: Sql(f"NOT COALESCE({h.text}, FALSE)", h.params) for k, h in holds.items()}
+        return Compiled(self.d.present(path), _dispatch(kind, violated, null="FALSE", other="TRUE"))
 
     def _group(self, op: str, children: list[Compiled]) -> Compiled:
         applicable = _join("OR", [c.applicable for c in children])
@@ -257,53 +240,50 @@ class Compiler:
             return Compiled(applicable, _join("AND", [applicable, _not(_join("OR", held))]))
         return Compiled(children[0].applicable, held[0])  # not
 
-    def _typed(self, path, value_type: str) -> str:
-        return {
-            R.STRING: self.d.string,
-            R.NUMBER: self.d.number,
-            R.DATE: self.d.day,
-            R.BOOLEAN: self.d.boolean,
-        }[value_type](path)
-
     def _param(self, value, value_type: str):
         return self.d.number_param(value) if value_type == R.NUMBER else value
 
-    def _holds(self, op: str, path, value, value_type: str) -> Sql:
-        comparisons = {"equals": "=", "not_equals": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
-        if op in comparisons:
-            return Sql(f"({self._typed(path, value_type)} {comparisons[op]} %s)", [self._param(value, value_type)])
-        if op == "between":
-            low, high = (self._param(v, value_type) for v in value)
-            return Sql(f"({self._typed(path, value_type)} BETWEEN %s AND %s)", [low, high])
+    def _holds_by_kind(self, op: str, path, value, value_type: str) -> dict[str, Sql]:
+        """JSON type → SQL that is true when the value of that type meets the rule (NULL: it does not)."""
+        if op == "contains":
+            branches, params = self.d.contains(path, value, value_type)
+            out, taken = {}, 0
+            for k, sql in branches.items():
+                count = sql.count("%s")
+                out[k] = Sql(sql, params[taken : taken + count])
+                taken += count
+            return out
         if op in ("in", "not_in"):
             numeric = R.list_is_numeric(value)
-            typed = self.d.number(path) if numeric else self.d.string(path)
             items = [self.d.number_param(v) if numeric else v for v in value]
             negate = "NOT " if op == "not_in" else ""
-            return Sql(f"({typed} {negate}IN ({', '.join(['%s'] * len(items))}))", items)
-        if op == "contains":
-            if value_type == R.NUMBER:
-                return self.d.contains_number(path, value)
-            return self.d.contains_string(path, value)
+            marks = ", ".join(["%s"] * len(items))
+            typed = self.d.typed(path, R.NUMBER if numeric else R.STRING)
+            return {k: Sql(f"({v} {negate}IN ({marks}))", list(items)) for k, v in typed.items()}
+        if op in ("older_than", "within_last", "before", "after"):
+            value_type, cutoff = R.DATE, value
+            if op in ("older_than", "within_last"):
+                cutoff = (self.today - timedelta(days=int(value))).isoformat()
+            compare = {"before": "<", "older_than": "<", "after": ">", "within_last": ">="}[op]
+            return {k: Sql(f"({v} {compare} %s)", [cutoff]) for k, v in self.d.typed(path, R.DATE).items()}
+        typed = self.d.typed(path, R.STRING if op in ("starts_with", "matches") else value_type)
+        return {k: self._holds(op, v, value, value_type) for k, v in typed.items()}
+
+    def _holds(self, op: str, typed: str, value, value_type: str) -> Sql:
+        comparisons = {"equals": "=", "not_equals": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+        if op in comparisons:
+            return Sql(f"({typed} {comparisons[op]} %s)", [self._param(value, value_type)])
+        if op == "between":
+            return Sql(f"({typed} BETWEEN %s AND %s)", [self._param(v, value_type) for v in value])
         if op == "starts_with":
-            return Sql(f"(substr({self.d.string(path)}, 1, length(%s)) = %s)", [value, value])
+            return Sql(f"(substr({typed}, 1, length(%s)) = %s)", [value, value])
         if op == "matches":
-            regex = self.d.regex(self.d.string(path))
-            return Sql(regex.text, [value])
-        day = self.d.day(path)
-        if op in ("before", "after"):
-            return Sql(f"({day} {'<' if op == 'before' else '>'} %s)", [value])
-        cutoff = (self.today - timedelta(days=int(value))).isoformat()
-        if op == "older_than":
-            return Sql(f"({day} < %s)", [cutoff])
-        if op == "within_last":
-            return Sql(f"({day} >= %s)", [cutoff])
+            return Sql(self.d.regex(typed), [value])
         raise ValueError(f"unknown operator {op}")
 
     def actual(self, condition: dict) -> str:
         """SQL of the evidence's actual value: the value at the path, or an object of them for a group."""
-        found = R.leaves(condition)
         if not condition["conditions"]:
             return self.d.actual(condition["path"])
-        unique = list(dict.fromkeys(leaf["field"] for leaf in found))
+        unique = list(dict.fromkeys(leaf["field"] for leaf in R.leaves(condition)))
         return self.d.actual_object([(name, R.parse_path(name)) for name in unique])
