@@ -105,12 +105,16 @@ def seed(*, invoices: int = 3000, vendors: int = 400, contracts: int = 300) -> s
     now = timezone.now()
     with transaction.atomic():
         invoice_policy = services.policy_create(
-            name="Invoice controls", severity="high", text=INVOICE_TEXT, description="Accounts payable controls."
+            name="Invoice controls",
+            severity="high",
+            text=INVOICE_TEXT,
+            description="Accounts payable controls.",
+            sources=["ap"],
         )
         extracted = services.rules_extract(policy_id=invoice_policy.pk)
         Rule.objects.filter(policy=invoice_policy).update(enabled=True)  # reviewed and enabled for the demo
-        vendor_policy = services.policy_create(name="Vendor due diligence", severity="critical")
-        contract_policy = services.policy_create(name="Contract hygiene", severity="medium")
+        vendor_policy = services.policy_create(name="Vendor due diligence", severity="critical", sources=["vendors"])
+        contract_policy = services.policy_create(name="Contract hygiene", severity="medium", sources=["contracts"])
         for policy, rules in ((vendor_policy, VENDOR_RULES), (contract_policy, CONTRACT_RULES)):
             for rule in rules:
                 services.rule_create(policy_id=policy.pk, **rule)

@@ -26,7 +26,8 @@ class Policy(models.Model):
     text = models.TextField(blank=True, default="", help_text="The policy text its rules were extracted from.")
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
     enabled = models.BooleanField(default=True)
-    version = models.PositiveIntegerField(default=1, help_text="Bumped whenever the policy's rules change.")
+    sources = models.JSONField(default=list, blank=True, help_text="The record sources it applies to; empty: all.")
+    version = models.PositiveIntegerField(default=1, help_text="Bumped whenever the policy's rules or sources change.")
     # Written by scans only: the version and day of the last evaluation over every record.
     scanned_version = models.PositiveIntegerField(null=True, blank=True)
     scanned_day = models.DateField(null=True, blank=True)

@@ -38,13 +38,16 @@ def rule_preview(*, rule_id, changes: dict | None = None) -> dict:
     clean = services.validated_rule_values(merged)
     condition = R.validate_condition(clean)
     compiled = Compiler(dialect_for("r.data")).compile(condition)
+    sources = list(rule.policy.sources)
     live = "FROM monitoring_record r WHERE r.deleted_at IS NULL"
+    if sources:
+        live += f" AND r.source IN ({', '.join(['%s'] * len(sources))})"
     hits = f"SELECT r.id AS record_id {live} AND {compiled.violated.text}"
-    hit_params = list(compiled.violated.params)
+    hit_params = sources + list(compiled.violated.params)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {compiled.applicable.text} THEN 1 ELSE 0 END), 0) {live}",
-            list(compiled.applicable.params),
+            list(compiled.applicable.params) + sources,
         )
         records, applicable = cursor.fetchone()
         cursor.execute(f"SELECT COUNT(*) FROM ({hits}) AS h", hit_params)

@@ -38,6 +38,14 @@ class Pass:
     rules: list[Rule]
     since: datetime | None  # None: every record
     conditions: dict[int, dict] = field(default_factory=dict)
+    sources: dict[int, list[str]] = field(default_factory=dict)  # rule id → its policy's sources ([]: all)
+
+    def source_filter(self, rule_id: int, column: str = "r.source") -> tuple[str, list]:
+        """SQL limiting a rule to its policy's sources; a record outside them is not applicable."""
+        sources = self.sources.get(rule_id) or []
+        if not sources:
+            return "", []
+        return f"{column} IN ({', '.join(['%s'] * len(sources))}) AND ", list(sources)
 
 
 @dataclass
@@ -135,11 +143,12 @@ class PassRunner:
         ]
         selects, params = [], []
         for rule_id, c, condition in compiled:
+            source_sql, source_values = scan_pass.source_filter(rule_id)
             selects.append(
                 f"SELECT {int(rule_id)}, r.id, {self.compiler.actual(condition)} FROM {R_TABLE} r "
-                f"WHERE r.deleted_at IS NULL {scope} AND {c.violated.text}"
+                f"WHERE r.deleted_at IS NULL {scope} AND {source_sql}{c.violated.text}"
             )
-            params.extend(scope_params + c.violated.params)
+            params.extend(scope_params + source_values + c.violated.params)
         inserted = self.execute(
             f"INSERT INTO monitoring_hits (rule_id, record_id, actual) {' UNION ALL '.join(selects)}", params
         )
@@ -155,8 +164,9 @@ class PassRunner:
         for rule in scan_pass.rules:
             condition = scan_pass.conditions[rule.pk]
             violated = self.compiler.compile(condition).violated
-            flags.append(f"CASE WHEN {violated.text} THEN {int(rule.pk)}::bigint END")
-            params.extend(violated.params)
+            scope_sql, scope_values = scan_pass.source_filter(rule.pk)
+            flags.append(f"CASE WHEN {scope_sql}{violated.text} THEN {int(rule.pk)}::bigint END")
+            params.extend(scope_values + violated.params)
             actuals.append(f"WHEN {int(rule.pk)} THEN {outer.actual(condition)}")
         sql = (
             "CREATE TEMP TABLE monitoring_hits AS "
@@ -298,6 +308,7 @@ def _plan(policies: list[Policy], *, mode: str, since: datetime | None, today) -
         target = full if go_full else incremental
         target.rules.extend(rules)
         target.conditions.update(conditions)
+        target.sources.update({rule.pk: list(policy.sources) for rule in rules})
         if go_full:
             full_policies.add(policy.pk)
         details.append(

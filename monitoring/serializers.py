@@ -22,6 +22,9 @@ class PolicyInput(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, default="", max_length=200_000)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False, default=Severity.MEDIUM)
     enabled = serializers.BooleanField(required=False, default=True)
+    sources = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list, help_text="Empty: every source."
+    )
 
 
 class PolicyOutput(serializers.ModelSerializer):
@@ -36,6 +39,7 @@ class PolicyOutput(serializers.ModelSerializer):
             "text",
             "severity",
             "enabled",
+            "sources",
             "version",
             "scanned_version",
             "rule_count",

@@ -43,7 +43,7 @@ def _invalid(field: str, reason: str) -> ValidationFailed:
 
 # --- Policies --------------------------------------------------------------------------------------
 
-POLICY_FIELDS = ("name", "description", "text", "severity", "enabled")
+POLICY_FIELDS = ("name", "description", "text", "severity", "enabled", "sources")
 
 
 def _check_policy(values: dict, *, policy_id=None) -> None:
@@ -52,12 +52,24 @@ def _check_policy(values: dict, *, policy_id=None) -> None:
         raise _invalid("name", "a name of 1 to 200 characters is required")
     if "severity" in values and values["severity"] not in Severity.values:
         raise _invalid("severity", f"use one of {', '.join(Severity.values)}")
+    sources = values.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(s, str) and 0 < len(s) <= 100 for s in sources):
+        raise _invalid("sources", "a list of record sources (strings of 1 to 100 characters)")
     if name and Policy.objects.filter(name=name).exclude(pk=policy_id).exists():
         raise _invalid("name", f"a policy named {name!r} exists already")
 
 
-def policy_create(*, name: str, description: str = "", text: str = "", severity: str = "medium", enabled=True):
-    values = {"name": name, "description": description, "text": text, "severity": severity, "enabled": enabled}
+def policy_create(
+    *, name: str, description: str = "", text: str = "", severity: str = "medium", enabled=True, sources=()
+):
+    values = {
+        "name": name,
+        "description": description,
+        "text": text,
+        "severity": severity,
+        "enabled": enabled,
+        "sources": list(sources),
+    }
     _check_policy(values)
     return Policy.objects.create(**values)
 
@@ -72,9 +84,10 @@ def policy_update(*, policy_id, **changes) -> Policy:
             raise NotFound(f"Policy {policy_id} does not exist.")
         _check_policy(changes, policy_id=policy.pk)
         toggled = "enabled" in changes and changes["enabled"] != policy.enabled
+        rescoped = "sources" in changes and sorted(changes["sources"]) != sorted(policy.sources)
         for key, value in changes.items():
             setattr(policy, key, value)
-        if toggled:  # re-enabled: every record is evaluated again
+        if toggled or rescoped:  # every record is evaluated again
             policy.version += 1
         policy.save()
     return policy

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from monitoring import services
-from monitoring.models import Record, Violation
+from monitoring.models import Policy, Record, Violation
 from tests.monitoring import dataset, oracle
 
 
@@ -27,13 +27,15 @@ def make_policy(name="Invoices", rules=(), severity="high"):
 
 def expected_violations(rules, *, today=None) -> set[tuple[int, int]]:
     """The oracle over the database's live records, for the given Rule rows."""
-    records = dict(Record.objects.filter(deleted_at__isnull=True).values_list("id", "data"))
-    specs = {}
+    live = Record.objects.filter(deleted_at__isnull=True)
+    found = set()
     for rule in rules:
+        sources = Policy.objects.get(pk=rule.policy_id).sources
+        records = dict((live.filter(source__in=sources) if sources else live).values_list("id", "data"))
         spec = {"field": rule.field, "operator": rule.operator, "value": rule.value, "value_type": rule.value_type}
         spec["conditions"] = rule.conditions
-        specs[rule.pk] = spec
-    return oracle.violations(specs, records, today or date.today())
+        found |= oracle.violations({rule.pk: spec}, records, today or date.today())
+    return found
 
 
 def active_pairs(**filters) -> set[tuple[int, int]]:

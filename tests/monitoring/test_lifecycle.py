@@ -150,3 +150,18 @@ def test_a_waived_violation_counts_apart_and_counts_again_after_expiry(setup, st
     services.waiver_revoke(waiver_id=by_condition.pk)
     after = selectors.violation_counts()["by_status"]
     assert after == before
+
+
+def test_a_policy_applies_to_its_sources_and_rescoping_it_rescans(setup):
+    policy, amount_rule, approver_rule, records = setup
+    load_records([{"amount": 99999}], source="vendors")
+    continuous()
+    assert active_pairs() == expected_violations([amount_rule, approver_rule])
+    vendor = Record.objects.get(source="vendors")
+    assert Violation.objects.filter(record=vendor, status="open").count() == 2  # amount, approver (missing)
+
+    services.policy_update(policy_id=policy.pk, sources=["erp"])
+    result = continuous()  # the version moved: every record is read again
+    assert result["records_scanned"] == 7
+    assert not Violation.objects.filter(record=vendor, status="open").exists()
+    assert active_pairs() == expected_violations([amount_rule, approver_rule])
