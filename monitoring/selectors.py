@@ -144,14 +144,19 @@ def scan_state(scan: ScanRun | None, job: Job | None = None) -> str | None:
     """A scan's status, with a job that ended without telling the scan taken into account."""
     if scan is None:
         return None
-    job = job if job is not None else (Job.objects.filter(pk=scan.job_id).first() if scan.job_id else None)
+    if job is None and scan.job_id:
+        job = Job.objects.filter(pk=scan.job_id).first()
     if scan.status == ScanStatus.RUNNING and job is not None and job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         return ScanStatus.FAILED
     return scan.status
 
 
-def scan_runs(*, limit: int = 50) -> QuerySet:
-    return ScanRun.objects.select_related("policy", "job").order_by("-started_at", "-id")[:limit]
+def scan_runs(*, limit: int = 50) -> list[ScanRun]:
+    """The newest scans; one whose job died without telling it (a poison scan) shows as failed."""
+    scans = list(ScanRun.objects.select_related("policy", "job").order_by("-started_at", "-id")[:limit])
+    for scan in scans:
+        scan.status = scan_state(scan, scan.job)
+    return scans
 
 
 def last_scan() -> ScanRun | None:

@@ -3,7 +3,7 @@
 import pytest
 
 from monitoring import scans
-from monitoring.models import ScanMode, ViolationEvent
+from monitoring.models import ScanMode, ScanRun, ViolationEvent
 from tests.monitoring import dataset
 from tests.monitoring.conftest import active_pairs, expected_violations, load_records
 
@@ -26,3 +26,13 @@ def test_a_full_scan_opens_exactly_what_the_oracle_finds(invoice_policy):
     assert (again["opened"], again["resolved"], again["reopened"]) == (0, 0, 0)
     assert again["still_open"] == len(expected)
     assert ViolationEvent.objects.count() == len(expected)
+
+
+def test_a_scan_whose_job_died_shows_as_failed(db):
+    from jobs.models import JobStatus
+    from monitoring import selectors
+    from tests.factories import JobFactory
+
+    job = JobFactory(status=JobStatus.FAILED, actor_name="monitoring.scan_violations")
+    ScanRun.objects.create(job=job, mode=ScanMode.FULL)  # left running: its worker was killed for good
+    assert [scan.status for scan in selectors.scan_runs()] == ["failed"]
