@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from jobs.errors import ApplicationError
 from jobs.views import _back, _render, staff_action
 from monitoring import preview, selectors, services
+from monitoring import rules as R
 from monitoring.models import SEVERITY_ORDER, ViolationStatus
 
 PAGE_SIZE = 100
@@ -135,7 +136,7 @@ def _policy_context(request, policy, preview_result=None):
     counts = selectors.active_violation_counts_by_rule([r.pk for r in rules])
     return {
         "policy": policy,
-        "rules": [{"rule": r, "active": counts.get(r.pk, 0)} for r in rules],
+        "rules": [{"rule": r, "active": counts.get(r.pk, 0), "reading": R.describe(R.condition_of(r))} for r in rules],
         "preview": preview_result,
         "extractions": selectors.scan_jobs(limit=5, job_type="extract"),
     }
@@ -151,8 +152,15 @@ def policy_detail(request, policy_id):
 @require_POST
 def rule_preview(request, rule_id):
     rule = _or_404(selectors.rule_get, rule_id)
+    changes = {}
+    proposed = request.POST.get("value", "").strip()
+    if proposed:  # "another value": JSON if it parses (10000, ["US", "CA"]), else the text itself
+        try:
+            changes["value"] = json.loads(proposed)
+        except ValueError:
+            changes["value"] = proposed
     try:
-        result = preview.rule_preview(rule_id=rule.pk)
+        result = preview.rule_preview(rule_id=rule.pk, changes=changes)
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("monitoring:policy", policy_id=rule.policy_id)

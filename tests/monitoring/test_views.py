@@ -102,3 +102,11 @@ def test_query_counts_do_not_grow_with_violations(scanned, staff_browser, django
     for url in (reverse("monitoring:overview"), reverse("monitoring:violations")):
         with django_assert_max_num_queries(25):
             assert staff_browser.get(url).status_code == 200
+
+
+def test_policy_page_previews_another_value_without_saving_it(scanned, reader_browser):
+    policy, (amount_rule, _) = scanned
+    html = reader_browser.post(reverse("monitoring:rule_preview", args=[amount_rule.pk]), {"value": "1500"})
+    text = html.content.decode()
+    assert "amount must be at most 1500" in text and "2 would resolve" in text
+    assert Rule.objects.get(pk=amount_rule.pk).value == 1000
