@@ -8,6 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config import health
 from jobs.apis import StaffForWrites
 from jobs.errors import PayloadTooLarge
 from monitoring import imports, preview, selectors, services
@@ -75,7 +76,10 @@ class ScanRunListApi(MonitoringApi):
 
 
 class HealthApi(MonitoringApi):
-    @extend_schema(summary="Workers, scheduler, Redis, database and the continuous scan schedule (200 or 503)")
+    @extend_schema(
+        responses={200: health.HealthApi.OutputSerializer, 503: health.HealthApi.OutputSerializer},
+        summary="Workers, scheduler, Redis, database and the continuous scan schedule (200 or 503)",
+    )
     def get(self, request):
         report = selectors.monitoring_health()
         return Response(report, status=200 if report["status"] == "ok" else 503)
