@@ -69,7 +69,14 @@ def _csv_rows(binary, id_field: str) -> Iterator[tuple[int, object, str | None]]
         raise ValidationFailed(
             f"id_field: the CSV header has no column {id_field!r}", details={"field": "id_field", "reason": "missing"}
         )
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a cell over the csv module's size limit: skip the row, go on
+            yield reader.line_num + 1, None, f"not CSV: {exc}"  # the line it failed to finish
+            continue
         line = reader.line_num
         if None in row:
             yield line, None, "more cells than header columns"

@@ -31,3 +31,12 @@ def test_import_records_refuses_unknown_formats_and_missing_files(tmp_path):
         call_command("import_records", str(tmp_path / "x.txt"), "--source", "s")
     with pytest.raises(CommandError, match="Cannot read"):
         call_command("import_records", str(tmp_path / "missing.csv"), "--source", "s")
+
+
+def test_a_malformed_csv_row_is_reported_and_the_rest_imported(tmp_path, capsys):
+    path = tmp_path / "big.csv"
+    path.write_text("id,notes\nA,ok\nB," + "x" * 200_000 + "\nC,fine\n")
+    call_command("import_records", str(path), "--source", "s", "--no-progress")
+    captured = capsys.readouterr()
+    assert "line 3: not CSV" in captured.err and "2 created" in captured.out
+    assert set(Record.objects.values_list("external_id", flat=True)) == {"A", "C"}
