@@ -56,6 +56,7 @@ bench: setup
 	$(PY) bench/recovery.py
 	$(PY) bench/store_report.py
 	$(PY) bench/dashboard.py
+	$(PY) bench/monitoring_scan.py
 
 bench-dashboard: setup
 	$(PY) bench/dashboard.py
