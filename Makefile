@@ -83,6 +83,7 @@ bench: setup
 	$(PY) bench/store_report.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/documents.py
+	$(PY) bench/monitoring_scan.py
 
 bench-dashboard: setup
 	$(PY) bench/dashboard.py

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("jobs.scheduling.urls")),
     path("", include("reports.urls")),
     path("", include("documents.urls")),
+    path("", include("monitoring.urls")),
 ]
 
 urlpatterns = [
@@ -20,5 +21,6 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("reports/", include("reports.page_urls")),
     path("documents/", include("documents.page_urls")),
+    path("monitoring/", include("monitoring.page_urls")),
     path("", include("jobs.page_urls")),
 ]

@@ -13,6 +13,9 @@ class Command(BaseCommand):
         from reports.services import seed_demo_data
 
         self.stdout.write(f"Demo data: store polls: {seed_demo_data()}")
+        from monitoring import demo as monitoring_demo
+
+        self.stdout.write(f"Demo data: monitoring: {monitoring_demo.seed()}")
         if Job.objects.exists():
             self.stdout.write("Demo data: jobs exist already, nothing added.")
             return

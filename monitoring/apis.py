@@ -1,0 +1,285 @@
+"""The monitoring API under /api/v1/monitoring/: thin views over services (writes) and selectors (reads)."""
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config import health
+from jobs.apis import StaffForWrites
+from jobs.errors import PayloadTooLarge
+from monitoring import imports, preview, selectors, services
+from monitoring import serializers as s
+
+
+def _valid(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class Paged(CursorPagination):
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ViolationPages(Paged):
+    ordering = ("-first_seen", "-id")
+
+
+class RecordPages(Paged):
+    ordering = ("-updated_at", "-id")
+
+
+class MonitoringApi(APIView):
+    permission_classes = [StaffForWrites]
+
+
+# --- Status, scans, health ---------------------------------------------------------------------------
+
+
+class StatusApi(MonitoringApi):
+    @extend_schema(responses=s.StatusOutput, summary="Monitoring at a glance: last scan, schedule, violations")
+    def get(self, request):
+        return Response(s.StatusOutput(selectors.monitoring_status()).data)
+
+
+class ScanApi(MonitoringApi):
+    @extend_schema(
+        request=s.ScanInput,
+        responses={202: s.ScanSubmittedOutput, 200: s.ScanSubmittedOutput},
+        summary="Start a full scan (of one policy or all); a live scan of the same scope is returned instead",
+    )
+    def post(self, request):
+        data = _valid(s.ScanInput, request.data)
+        submitted = services.scan_request(policy_id=data["policy_id"])
+        body = s.ScanSubmittedOutput({"created": submitted.created, "job": submitted.job}).data
+        return Response(body, status=202 if submitted.created else 200)
+
+
+class ScanJobsApi(MonitoringApi):
+    @extend_schema(parameters=[s.ScanJobsInput], responses=s.ScanJobOutput(many=True), summary="Scan history")
+    def get(self, request):
+        data = _valid(s.ScanJobsInput, request.query_params)
+        rows = selectors.scan_jobs(limit=data["limit"], job_type=data.get("job_type"), status=data.get("status"))
+        return Response(s.ScanJobOutput(rows, many=True).data)
+
+
+class ScanRunListApi(MonitoringApi):
+    @extend_schema(responses=s.ScanRunOutput(many=True), summary="Scans, newest first (the last 100)")
+    def get(self, request):
+        return Response(s.ScanRunOutput(selectors.scan_runs(limit=100), many=True).data)
+
+
+class HealthApi(MonitoringApi):
+    @extend_schema(
+        responses={200: health.HealthApi.OutputSerializer, 503: health.HealthApi.OutputSerializer},
+        summary="Workers, scheduler, Redis, database and the continuous scan schedule (200 or 503)",
+    )
+    def get(self, request):
+        report = selectors.monitoring_health()
+        return Response(report, status=200 if report["status"] == "ok" else 503)
+
+
+# --- Policies and rules ------------------------------------------------------------------------------
+
+
+class PolicyListApi(MonitoringApi):
+    @extend_schema(responses=s.PolicyOutput(many=True), summary="Policies")
+    def get(self, request):
+        return Response(s.PolicyOutput(selectors.policy_list(), many=True).data)
+
+    @extend_schema(request=s.PolicyInput, responses={201: s.PolicyOutput}, summary="Create a policy")
+    def post(self, request):
+        policy = services.policy_create(**_valid(s.PolicyInput, request.data))
+        return Response(s.PolicyOutput(policy).data, status=201)
+
+
+class PolicyDetailApi(MonitoringApi):
+    @extend_schema(responses=s.PolicyOutput, summary="A policy")
+    def get(self, request, policy_id):
+        return Response(s.PolicyOutput(selectors.policy_get(policy_id)).data)
+
+    @extend_schema(request=s.PolicyInput(partial=True), responses=s.PolicyOutput, summary="Change a policy")
+    def patch(self, request, policy_id):
+        serializer = s.PolicyInput(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = {k: v for k, v in serializer.validated_data.items() if k in request.data}
+        return Response(s.PolicyOutput(services.policy_update(policy_id=policy_id, **changes)).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a policy with its rules and violations")
+    def delete(self, request, policy_id):
+        services.policy_delete(policy_id=policy_id)
+        return Response(status=204)
+
+
+class ExtractRulesApi(MonitoringApi):
+    @extend_schema(
+        request=None,
+        responses={202: s.ScanSubmittedOutput, 200: s.ScanSubmittedOutput},
+        summary="Extract rules from the policy's text in the background (they start disabled)",
+    )
+    def post(self, request, policy_id):
+        submitted = services.extract_request(policy_id=policy_id)
+        body = s.ScanSubmittedOutput({"created": submitted.created, "job": submitted.job}).data
+        return Response(body, status=202 if submitted.created else 200)
+
+
+class RuleListApi(MonitoringApi):
+    @extend_schema(responses=s.RuleOutput(many=True), summary="Rules (filter: policy)")
+    def get(self, request):
+        policy = request.query_params.get("policy")
+        policy = int(policy) if policy and policy.isdigit() else None
+        return Response(s.RuleOutput(selectors.rule_list(policy=policy), many=True).data)
+
+    @extend_schema(request=s.RuleInput, responses={201: s.RuleOutput}, summary="Create a rule (400 names the field)")
+    def post(self, request):
+        data = dict(_valid(s.RuleInput, request.data))
+        rule = services.rule_create(policy_id=data.pop("policy_id"), **data)
+        return Response(s.RuleOutput(rule).data, status=201)
+
+
+class RuleDetailApi(MonitoringApi):
+    @extend_schema(responses=s.RuleOutput, summary="A rule")
+    def get(self, request, rule_id):
+        return Response(s.RuleOutput(selectors.rule_get(rule_id)).data)
+
+    @extend_schema(request=s.RulePatchInput, responses=s.RuleOutput, summary="Change or enable/disable a rule")
+    def patch(self, request, rule_id):
+        changes = _valid(s.RulePatchInput, request.data)
+        return Response(s.RuleOutput(services.rule_update(rule_id=rule_id, **changes)).data)
+
+    @extend_schema(responses={204: None}, summary="Delete a rule with its violations")
+    def delete(self, request, rule_id):
+        services.rule_delete(rule_id=rule_id)
+        return Response(status=204)
+
+
+class RulePreviewApi(APIView):
+    permission_classes = [IsAuthenticated]  # a preview writes nothing: any signed-in user may ask
+
+    @extend_schema(
+        request=s.PreviewInput,
+        responses={200: dict},
+        summary="What the rule (or the rule with these changes) would open and resolve now; writes nothing",
+    )
+    def post(self, request, rule_id):
+        changes = _valid(s.PreviewInput, request.data)
+        return Response(preview.rule_preview(rule_id=rule_id, changes=changes))
+
+
+# --- Violations --------------------------------------------------------------------------------------
+
+
+class ViolationListApi(MonitoringApi):
+    @extend_schema(parameters=[s.ViolationFilterInput], responses=s.ViolationOutput(many=True), summary="Violations")
+    def get(self, request):
+        data = dict(_valid(s.ViolationFilterInput, request.query_params))
+        for key in ("status", "severity"):
+            if key in data:
+                data[key] = sorted(data[key])
+        paginator = ViolationPages()
+        page = paginator.paginate_queryset(selectors.violation_list(**data), request, view=self)
+        return paginator.get_paginated_response(s.ViolationOutput(page, many=True).data)
+
+
+class ViolationDetailApi(MonitoringApi):
+    @extend_schema(responses=s.ViolationOutput, summary="A violation with its evidence")
+    def get(self, request, violation_id):
+        return Response(s.ViolationOutput(selectors.violation_get(violation_id)).data)
+
+
+class ViolationEventsApi(MonitoringApi):
+    @extend_schema(responses=s.EventOutput(many=True), summary="A violation's history of status changes")
+    def get(self, request, violation_id):
+        violation = selectors.violation_get(violation_id)
+        return Response(s.EventOutput(selectors.violation_events(violation.pk), many=True).data)
+
+
+class ViolationActionApi(MonitoringApi):
+    action = ""
+
+    @extend_schema(request=s.ViolationActionInput, responses=s.ViolationOutput, summary="Change a violation's status")
+    def post(self, request, violation_id):
+        data = _valid(s.ViolationActionInput, request.data)
+        services.violation_act(violation_id=violation_id, action=self.action, user=request.user, note=data["reason"])
+        return Response(s.ViolationOutput(selectors.violation_get(violation_id)).data)
+
+
+class ViolationBulkApi(MonitoringApi):
+    @extend_schema(request=s.ViolationBulkInput, responses={200: dict}, summary="Acknowledge, resolve… many")
+    def post(self, request):
+        data = _valid(s.ViolationBulkInput, request.data)
+        changed = services.violations_act_bulk(
+            violation_ids=data["ids"], action=data["action"], user=request.user, note=data["reason"]
+        )
+        return Response({"changed": changed, "selected": len(data["ids"])})
+
+
+# --- Waivers and records -----------------------------------------------------------------------------
+
+
+class WaiverListApi(MonitoringApi):
+    @extend_schema(responses=s.WaiverOutput(many=True), summary="Waivers (active=true|false)")
+    def get(self, request):
+        active = {"true": True, "false": False}.get(request.query_params.get("active", ""))
+        return Response(s.WaiverOutput(selectors.waiver_list(active=active), many=True).data)
+
+    @extend_schema(request=s.WaiverInput, responses={201: s.WaiverOutput}, summary="Waive violations until a date")
+    def post(self, request):
+        waiver = services.waiver_create(**_valid(s.WaiverInput, request.data), user=request.user)
+        return Response(s.WaiverOutput(waiver).data, status=201)
+
+
+class WaiverDetailApi(MonitoringApi):
+    @extend_schema(responses=s.WaiverOutput, summary="A waiver")
+    def get(self, request, waiver_id):
+        return Response(s.WaiverOutput(selectors.waiver_get(waiver_id)).data)
+
+    @extend_schema(responses=s.WaiverOutput, summary="Revoke a waiver: it expires now and stays on record")
+    def delete(self, request, waiver_id):
+        return Response(s.WaiverOutput(services.waiver_revoke(waiver_id=waiver_id)).data)
+
+
+class RecordListApi(MonitoringApi):
+    @extend_schema(responses=s.RecordOutput(many=True), summary="Records (source, search)")
+    def get(self, request):
+        qs = selectors.record_list(source=request.query_params.get("source"), search=request.query_params.get("search"))
+        paginator = RecordPages()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.RecordOutput(page, many=True).data)
+
+
+class RecordDetailApi(MonitoringApi):
+    @extend_schema(responses=s.RecordDetailOutput, summary="A record with its violations")
+    def get(self, request, record_id):
+        record = selectors.record_get(record_id)
+        violations = list(selectors.violation_list(record=record.pk)[:500])
+        return Response(s.RecordDetailOutput(record, context={"violations": violations}).data)
+
+    @extend_schema(responses=s.RecordOutput, summary="Delete a record: the next scan resolves its violations")
+    def delete(self, request, record_id):
+        return Response(s.RecordOutput(services.record_delete(record_id=record_id)).data)
+
+
+class RecordUploadApi(MonitoringApi):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.RecordUploadInput},
+        responses={200: s.ImportOutput},
+        summary="Import records from CSV or JSON lines (upsert by source and id; bad rows reported by line)",
+    )
+    def post(self, request):
+        data = _valid(s.RecordUploadInput, request.data)
+        upload = data["file"]
+        limit = settings.FILE_UPLOAD_MAX_SIZE
+        if upload.size > limit:
+            raise PayloadTooLarge(f"The file has {upload.size} bytes; the limit is {limit}.", details={"limit": limit})
+        fmt = imports.format_of(upload.name, data["format"])
+        result = imports.records_import(source=data["source"], stream=upload.file, fmt=fmt, id_field=data["id_field"])
+        return Response(s.ImportOutput(result.as_dict()).data)

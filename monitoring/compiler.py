@@ -1,0 +1,289 @@
+"""Rules compiled to SQL on the JSON data, for PostgreSQL (jsonb) and SQLite (JSON1).
+
+Every condition compiles to two boolean expressions over a record's data, never NULL:
+``applicable`` (A) and ``violated`` (V). A leaf on a missing path is not applicable, except the
+presence operators (exists, missing, is_empty, is_not_empty). A present value of the wrong type
+for the rule's value type violates it: it cannot be shown to comply. Groups combine as
+``all``: A = any A_i, V = any V_i; ``any``: A = any A_i, V = A and no child holds (A_i and not V_i);
+``not``: A = A_c, V = A_c and not V_c.
+
+A leaf's V is one ``CASE`` on the JSON type of the value (computed once per row and rule): each
+type the rule's value type accepts has its own typed comparison, null and missing comply, every
+other type violates. At a million rows the type test is most of the cost, so it is done once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import connection
+
+from monitoring import rules as R
+
+NUMBER_TEXT_PATTERN = r"^\s*-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*$"
+DATE_TEXT_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+
+
+@dataclass
+class Sql:
+    text: str
+    params: list = field(default_factory=list)
+
+
+def _join(op: str, parts: list[Sql]) -> Sql:
+    if len(parts) == 1:
+        return parts[0]
+    return Sql("(" + f" {op} ".join(p.text for p in parts) + ")", [x for p in parts for x in p.params])
+
+
+def _not(part: Sql) -> Sql:
+    return Sql(f"(NOT {part.text})", part.params)
+
+
+TRUE = Sql("TRUE")
+
+
+class Dialect:
+    """How one database reads JSON. ``data`` is the SQL of the JSON column; paths are validated
+    (keys of [A-Za-z0-9_-], integer indexes), so they are inlined as literals safely."""
+
+    NULL_KIND = "null"
+
+    def __init__(self, data: str):
+        self.data = data
+
+    def kind(self, path) -> str:
+        """SQL of the value's JSON type, ``'null'`` when the path is missing."""
+        raise NotImplementedError
+
+    def typed(self, path, value_type: str) -> dict[str, str]:
+        """JSON type → SQL of the value as ``value_type`` (NULL when it does not convert)."""
+        raise NotImplementedError
+
+    def present(self, path) -> Sql:
+        return Sql(f"({self.kind(path)} <> 'null')")
+
+
+class PostgresDialect(Dialect):
+    vendor = "postgresql"
+
+    def json(self, path) -> str:
+        steps = "".join(f" -> {p}" if isinstance(p, int) else f" -> '{p}'" for p in path)
+        return f"({self.data}{steps})"
+
+    def text(self, path) -> str:
+        return f"({self.json(path)} #>> '{{}}')"
+
+    def kind(self, path) -> str:
+        return f"COALESCE(jsonb_typeof({self.json(path)}), 'null')"
+
+    def typed(self, path, value_type: str) -> dict[str, str]:
+        j, t = self.json(path), self.text(path)
+        if value_type == R.NUMBER:
+            return {
+                "number": f"{j}::numeric",
+                "string": f"(CASE WHEN {t} ~ '{NUMBER_TEXT_PATTERN}' THEN btrim({t})::numeric END)",
+            }
+        if value_type == R.DATE:
+            # Compared in the C collation: ISO dates order by their characters, fast and the same everywhere.
+            return {"string": f"(CASE WHEN {t} ~ '{DATE_TEXT_PATTERN}' THEN left({t}, 10) COLLATE \"C\" END)"}
+        if value_type == R.BOOLEAN:
+            return {
+                "boolean": f"{j}::boolean",
+                "string": f"(CASE WHEN lower({t}) IN ('true', 'false') THEN lower({t}) = 'true' END)",
+            }
+        return {"string": t}
+
+    def empty_by_kind(self, path) -> dict[str, str]:
+        j, t = self.json(path), self.text(path)
+        return {"string": f"btrim({t}, ' ') = ''", "array": f"jsonb_array_length({j}) = 0", "object": f"{j} = '{{}}'"}
+
+    def regex(self, text: str) -> str:
+        return f"({text} ~ %s)"
+
+    def contains(self, path, value, value_type: str) -> tuple[dict[str, str], list]:
+        """JSON type → SQL that holds when the value contains ``value``, and its params."""
+        array = f"{self.json(path)} @> %s::jsonb"
+        if value_type == R.NUMBER:
+            return {"array": array}, [json.dumps([value])]
+        return {"string": f"strpos({self.text(path)}, %s) > 0", "array": array}, [value, json.dumps([value])]
+
+    def number_param(self, value):
+        return Decimal(str(value))
+
+    def actual(self, path) -> str:
+        return self.json(path)
+
+    def actual_object(self, paths: list[tuple[str, list]]) -> str:
+        return "jsonb_build_object(" + ", ".join(f"'{name}', {self.json(path)}" for name, path in paths) + ")"
+
+
+class SqliteDialect(Dialect):
+    vendor = "sqlite"
+
+    def _path(self, path) -> str:
+        return "'$" + "".join(f"[{p}]" if isinstance(p, int) else f'."{p}"' for p in path) + "'"
+
+    def value(self, path) -> str:
+        return f"json_extract({self.data}, {self._path(path)})"
+
+    def kind(self, path) -> str:
+        return f"COALESCE(json_type({self.data}, {self._path(path)}), 'null')"
+
+    def typed(self, path, value_type: str) -> dict[str, str]:
+        v = self.value(path)
+        if value_type == R.NUMBER:
+            text = f"(CASE WHEN monitoring_regexp('{NUMBER_TEXT_PATTERN}', {v}) THEN CAST(trim({v}) AS REAL) END)"
+            return {"integer": v, "real": v, "text": text}
+        if value_type == R.DATE:
+            return {"text": f"(CASE WHEN monitoring_regexp('{DATE_TEXT_PATTERN}', {v}) THEN substr({v}, 1, 10) END)"}
+        if value_type == R.BOOLEAN:
+            text = f"(CASE WHEN lower({v}) IN ('true', 'false') THEN lower({v}) = 'true' END)"
+            return {"true": "TRUE", "false": "FALSE", "text": text}
+        return {"text": v}
+
+    def empty_by_kind(self, path) -> dict[str, str]:
+        v = self.value(path)
+        return {
+            "text": f"trim({v}, ' ') = ''",
+            "array": f"json_array_length({self.data}, {self._path(path)}) = 0",
+            "object": f"{v} = '{{}}'",
+        }
+
+    def regex(self, text: str) -> str:
+        return f"monitoring_regexp(%s, {text})"
+
+    def contains(self, path, value, value_type: str) -> tuple[dict[str, str], list]:
+        # Typed: SQLite reads JSON true as 1, which must not equal the number 1.
+        kinds = "'integer', 'real'" if value_type == R.NUMBER else "'text'"
+        array = (
+            f"EXISTS (SELECT 1 FROM json_each({self.data}, {self._path(path)}) AS e "
+            f"WHERE e.type IN ({kinds}) AND e.value = %s)"
+        )
+        if value_type == R.NUMBER:
+            return {"array": array}, [self.number_param(value)]
+        return {"text": f"instr({self.value(path)}, %s) > 0", "array": array}, [value, value]
+
+    def number_param(self, value):
+        return float(value)
+
+    def actual(self, path) -> str:
+        return f"({self.data} -> {self._path(path)})"
+
+    def actual_object(self, paths: list[tuple[str, list]]) -> str:
+        pairs = ", ".join(f"'{name}', json({self.data} -> {self._path(p)})" for name, p in paths)
+        return f"json_object({pairs})"
+
+
+def dialect_for(data: str = "r.data", vendor: str | None = None) -> Dialect:
+    vendor = vendor or connection.vendor
+    if vendor == "postgresql":
+        return PostgresDialect(data)
+    if vendor == "sqlite":
+        return SqliteDialect(data)
+    raise NotImplementedError(f"Monitoring evaluates rules on PostgreSQL and SQLite, not {vendor}.")
+
+
+@dataclass
+class Compiled:
+    applicable: Sql
+    violated: Sql
+
+
+def _dispatch(kind: str, branches: dict[str, Sql], *, null: str, other: str) -> Sql:
+    """``CASE kind WHEN 'null' THEN null WHEN k THEN branch … ELSE other END``, params in order."""
+    whens = " ".join(f"WHEN '{k}' THEN {b.text}" for k, b in branches.items())
+    return Sql(
+        f"(CASE {kind} WHEN 'null' THEN {null} {whens} ELSE {other} END)",
+        [p for b in branches.values() for p in b.params],
+    )
+
+
+class Compiler:
+    """Compiles normalised conditions (``rules.validate_condition``) against one ``today``."""
+
+    def __init__(self, dialect: Dialect, *, today: date | None = None):
+        self.d = dialect
+        self.today = today or date.today()
+
+    def compile(self, condition: dict) -> Compiled:
+        op = condition["operator"]
+        if op in ("all", "any", "not"):
+            return self._group(op, [self.compile(c) for c in condition["conditions"]])
+        path = condition["path"]
+        kind = self.d.kind(path)
+        if op == "exists":
+            return Compiled(TRUE, Sql(f"({kind} = 'null')"))
+        if op == "missing":
+            return Compiled(TRUE, Sql(f"({kind} <> 'null')"))
+        if op in ("is_empty", "is_not_empty"):
+            empty = self.d.empty_by_kind(path)
+            if op == "is_empty":
+                branches = {k: Sql(f"NOT ({sql})") for k, sql in empty.items()}
+                return Compiled(TRUE, _dispatch(kind, branches, null="FALSE", other="TRUE"))
+            return Compiled(
+                TRUE, _dispatch(kind, {k: Sql(sql) for k, sql in empty.items()}, null="TRUE", other="FALSE")
+            )
+        holds = self._holds_by_kind(op, path, condition["value"], condition["value_type"])
+        violated = {k: Sql(f"NOT COALESCE({h.text}, FALSE)", h.params) for k, h in holds.items()}
+        return Compiled(self.d.present(path), _dispatch(kind, violated, null="FALSE", other="TRUE"))
+
+    def _group(self, op: str, children: list[Compiled]) -> Compiled:
+        applicable = _join("OR", [c.applicable for c in children])
+        if op == "all":
+            return Compiled(applicable, _join("OR", [c.violated for c in children]))
+        held = [_join("AND", [c.applicable, _not(c.violated)]) for c in children]
+        if op == "any":
+            return Compiled(applicable, _join("AND", [applicable, _not(_join("OR", held))]))
+        return Compiled(children[0].applicable, held[0])  # not
+
+    def _param(self, value, value_type: str):
+        return self.d.number_param(value) if value_type == R.NUMBER else value
+
+    def _holds_by_kind(self, op: str, path, value, value_type: str) -> dict[str, Sql]:
+        """JSON type → SQL that is true when the value of that type meets the rule (NULL: it does not)."""
+        if op == "contains":
+            branches, params = self.d.contains(path, value, value_type)
+            out, taken = {}, 0
+            for k, sql in branches.items():
+                count = sql.count("%s")
+                out[k] = Sql(sql, params[taken : taken + count])
+                taken += count
+            return out
+        if op in ("in", "not_in"):
+            numeric = R.list_is_numeric(value)
+            items = [self.d.number_param(v) if numeric else v for v in value]
+            negate = "NOT " if op == "not_in" else ""
+            marks = ", ".join(["%s"] * len(items))
+            typed = self.d.typed(path, R.NUMBER if numeric else R.STRING)
+            return {k: Sql(f"({v} {negate}IN ({marks}))", list(items)) for k, v in typed.items()}
+        if op in ("older_than", "within_last", "before", "after"):
+            value_type, cutoff = R.DATE, value
+            if op in ("older_than", "within_last"):
+                cutoff = (self.today - timedelta(days=int(value))).isoformat()
+            compare = {"before": "<", "older_than": "<", "after": ">", "within_last": ">="}[op]
+            return {k: Sql(f"({v} {compare} %s)", [cutoff]) for k, v in self.d.typed(path, R.DATE).items()}
+        typed = self.d.typed(path, R.STRING if op in ("starts_with", "matches") else value_type)
+        return {k: self._holds(op, v, value, value_type) for k, v in typed.items()}
+
+    def _holds(self, op: str, typed: str, value, value_type: str) -> Sql:
+        comparisons = {"equals": "=", "not_equals": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+        if op in comparisons:
+            return Sql(f"({typed} {comparisons[op]} %s)", [self._param(value, value_type)])
+        if op == "between":
+            return Sql(f"({typed} BETWEEN %s AND %s)", [self._param(v, value_type) for v in value])
+        if op == "starts_with":
+            return Sql(f"(substr({typed}, 1, length(%s)) = %s)", [value, value])
+        if op == "matches":
+            return Sql(self.d.regex(typed), [value])
+        raise ValueError(f"unknown operator {op}")
+
+    def actual(self, condition: dict) -> str:
+        """SQL of the evidence's actual value: the value at the path, or an object of them for a group."""
+        if not condition["conditions"]:
+            return self.d.actual(condition["path"])
+        unique = list(dict.fromkeys(leaf["field"] for leaf in R.leaves(condition)))
+        return self.d.actual_object([(name, R.parse_path(name)) for name in unique])

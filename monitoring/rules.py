@@ -1,0 +1,273 @@
+"""What a rule may say: operators, value types, field paths; validation that names the field at fault.
+
+A rule is a requirement on a record's data. ``validate_condition`` turns what a client sent into
+a normalised condition (a dict with ``field``, ``path``, ``operator``, ``value``, ``value_type``,
+``conditions``) or raises ValidationFailed whose details name the rule field and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+
+from jobs.errors import ValidationFailed
+
+MAX_PATH_LENGTH = 300
+MAX_PATH_DEPTH = 12
+MAX_PATTERN_LENGTH = 200
+MAX_LIST_ITEMS = 1000
+MAX_STRING_LENGTH = 1000
+MAX_GROUP_SIZE = 20
+MAX_GROUP_DEPTH = 4
+MAX_AGE_DAYS = 36500
+
+PATH_RE = re.compile(r"^[A-Za-z0-9_\-]+(\[\d{1,6}\])*(\.[A-Za-z0-9_\-]+(\[\d{1,6}\])*)*$")
+SEGMENT_RE = re.compile(r"([A-Za-z0-9_\-]+)|\[(\d+)\]")
+DATE_PREFIX_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+NUMBER_TEXT_RE = re.compile(r"^\s*-?\d+(\.\d+)?([eE][+-]?\d+)?\s*$")
+# A quantified group that contains a quantifier: (a+)+, (x*y)*, (a|b+){2,} — exponential backtracking.
+NESTED_QUANTIFIER_RE = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
+
+STRING, NUMBER, DATE, BOOLEAN, LIST = "string", "number", "date", "boolean", "list"
+VALUE_TYPES = (STRING, NUMBER, DATE, BOOLEAN, LIST)
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    value_types: tuple[str, ...] = ()  # empty: the operator takes no value
+    default_type: str = ""
+    label: str = ""
+    group: bool = False
+    presence: bool = False  # absence is what it checks: a missing path is not "not applicable"
+    relative: bool = False  # depends on today's date
+
+
+OPERATORS = {
+    op.name: op
+    for op in [
+        Operator("equals", (STRING, NUMBER, DATE, BOOLEAN), label="must equal"),
+        Operator("not_equals", (STRING, NUMBER, DATE, BOOLEAN), label="must not equal"),
+        Operator("gt", (NUMBER, DATE), label="must be greater than"),
+        Operator("gte", (NUMBER, DATE), label="must be at least"),
+        Operator("lt", (NUMBER, DATE), label="must be less than"),
+        Operator("lte", (NUMBER, DATE), label="must be at most"),
+        Operator("between", (NUMBER, DATE), label="must be between (inclusive)"),
+        Operator("in", (LIST,), LIST, label="must be one of"),
+        Operator("not_in", (LIST,), LIST, label="must not be one of"),
+        Operator("contains", (STRING, NUMBER), label="must contain"),
+        Operator("starts_with", (STRING,), STRING, label="must start with"),
+        Operator("matches", (STRING,), STRING, label="must match the regular expression"),
+        Operator("is_empty", label="must be empty", presence=True),
+        Operator("is_not_empty", label="must not be empty", presence=True),
+        Operator("exists", label="must be present", presence=True),
+        Operator("missing", label="must be absent", presence=True),
+        Operator("before", (DATE,), DATE, label="must be before"),
+        Operator("after", (DATE,), DATE, label="must be after"),
+        Operator("older_than", (NUMBER,), NUMBER, label="must be older than (days)", relative=True),
+        Operator("within_last", (NUMBER,), NUMBER, label="must be within the last (days)", relative=True),
+        Operator("all", label="all of these must hold", group=True),
+        Operator("any", label="at least one of these must hold", group=True),
+        Operator("not", label="this must not hold", group=True),
+    ]
+}
+
+
+def _fail(field: str, reason: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {reason}", details={"field": field, "reason": reason})
+
+
+def parse_path(text) -> list[str | int]:
+    """``items[0].sku`` → ``["items", 0, "sku"]``; raises ValueError for anything else."""
+    if not isinstance(text, str) or not text or len(text) > MAX_PATH_LENGTH or not PATH_RE.match(text):
+        raise ValueError("not a path: use dotted keys with optional list indexes, e.g. items[0].sku")
+    segments = [key if key else int(index) for key, index in SEGMENT_RE.findall(text)]
+    if len(segments) > MAX_PATH_DEPTH:
+        raise ValueError(f"a path may have at most {MAX_PATH_DEPTH} segments")
+    return segments
+
+
+def number_of(value) -> Decimal | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return Decimal(str(value))
+    if isinstance(value, str) and NUMBER_TEXT_RE.match(value):
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            return None
+    return None
+
+
+def day_of(value) -> str | None:
+    """The calendar day of an ISO 8601 date or date-time string, as YYYY-MM-DD; None otherwise."""
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()[:10]
+    if isinstance(value, str) and DATE_PREFIX_RE.match(value):
+        try:
+            return date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def check_pattern(pattern, field: str) -> str:
+    if not isinstance(pattern, str) or not pattern:
+        raise _fail(field, "a regular expression (a non-empty string) is required")
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise _fail(field, f"the regular expression is longer than {MAX_PATTERN_LENGTH} characters")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise _fail(field, f"the regular expression does not compile: {exc}") from None
+    if NESTED_QUANTIFIER_RE.search(pattern):
+        raise _fail(field, "nested quantifiers such as (a+)+ can take exponential time; rewrite the pattern")
+    return pattern
+
+
+def _typed_value(value, value_type: str, field: str):
+    if value_type == NUMBER:
+        number = number_of(value)
+        if number is None or not number.is_finite():
+            raise _fail(field, f"{value!r} is not a number")
+        return int(number) if number == number.to_integral_value() and abs(number) < 2**53 else float(number)
+    if value_type == DATE:
+        day = day_of(value)
+        if day is None:
+            raise _fail(field, f"{value!r} is not an ISO 8601 date (YYYY-MM-DD)")
+        return day
+    if value_type == BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        raise _fail(field, f"{value!r} is not a boolean (true or false)")
+    if value_type == STRING:
+        if not isinstance(value, str):
+            raise _fail(field, f"{value!r} is not a string")
+        if len(value) > MAX_STRING_LENGTH:
+            raise _fail(field, f"the string is longer than {MAX_STRING_LENGTH} characters")
+        return value
+    raise _fail("value_type", f"unknown value type {value_type!r}")
+
+
+def _list_value(value, field: str) -> list:
+    if not isinstance(value, list) or not value:
+        raise _fail(field, "a non-empty list is required")
+    if len(value) > MAX_LIST_ITEMS:
+        raise _fail(field, f"a list may have at most {MAX_LIST_ITEMS} items")
+    if all(number_of(v) is not None and not isinstance(v, str) for v in value):
+        return [_typed_value(v, NUMBER, field) for v in value]
+    if all(isinstance(v, str) for v in value):
+        return [_typed_value(v, STRING, field) for v in value]
+    raise _fail(field, "list items must be all strings or all numbers")
+
+
+def list_is_numeric(values: list) -> bool:
+    return all(not isinstance(v, str) for v in values)
+
+
+def validate_condition(spec, *, prefix: str = "", depth: int = 0) -> dict:
+    """Normalise one condition (a rule's own fields, or a sub-rule of a group); raises ValidationFailed."""
+    if not isinstance(spec, dict):
+        raise _fail(prefix.rstrip(".") or "rule", "a condition must be an object")
+    name = spec.get("operator")
+    operator = OPERATORS.get(name) if isinstance(name, str) else None
+    if operator is None:
+        raise _fail(f"{prefix}operator", f"unknown operator {name!r}; valid operators: {', '.join(OPERATORS)}")
+    if operator.group:
+        return _validate_group(spec, operator, prefix=prefix, depth=depth)
+    field = spec.get("field")
+    try:
+        path = parse_path(field)
+    except ValueError as exc:
+        raise _fail(f"{prefix}field", f"{field!r} is {exc}") from None
+    value, value_type = spec.get("value"), spec.get("value_type") or operator.default_type
+    if not operator.value_types:
+        if value not in (None, "", []):
+            raise _fail(f"{prefix}value", f"the operator {name} takes no value")
+        return {"field": field, "path": path, "operator": name, "value": None, "value_type": "", "conditions": []}
+    if value_type not in operator.value_types:
+        reason = "is required" if not value_type else f"{value_type!r} does not fit the operator {name}"
+        raise _fail(f"{prefix}value_type", f"{reason}; use one of {', '.join(operator.value_types)}")
+    value = _operator_value(operator, value, value_type, field=f"{prefix}value")
+    return {"field": field, "path": path, "operator": name, "value": value, "value_type": value_type, "conditions": []}
+
+
+def _operator_value(operator: Operator, value, value_type: str, *, field: str):
+    if value is None:
+        raise _fail(field, f"the operator {operator.name} needs a value")
+    if operator.name == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise _fail(field, "between needs a list of two values [low, high]")
+        low, high = (_typed_value(v, value_type, field) for v in value)
+        if low > high:
+            raise _fail(field, "the low end of between is above the high end")
+        return [low, high]
+    if value_type == LIST:
+        return _list_value(value, field)
+    typed = _typed_value(value, value_type, field)
+    if operator.name == "matches":
+        check_pattern(typed, field)
+    if operator.relative and (not isinstance(typed, int) or not 0 <= typed <= MAX_AGE_DAYS):
+        raise _fail(field, f"a whole number of days from 0 to {MAX_AGE_DAYS} is required")
+    return typed
+
+
+def _validate_group(spec: dict, operator: Operator, *, prefix: str, depth: int) -> dict:
+    if depth >= MAX_GROUP_DEPTH:
+        raise _fail(f"{prefix}conditions", f"groups may nest at most {MAX_GROUP_DEPTH} deep")
+    children = spec.get("conditions")
+    if not isinstance(children, list) or not children:
+        raise _fail(f"{prefix}conditions", f"the operator {operator.name} needs a non-empty list of conditions")
+    if operator.name == "not" and len(children) != 1:
+        raise _fail(f"{prefix}conditions", "the operator not takes exactly one condition")
+    if len(children) > MAX_GROUP_SIZE:
+        raise _fail(f"{prefix}conditions", f"a group may have at most {MAX_GROUP_SIZE} conditions")
+    normalised = [
+        validate_condition(child, prefix=f"{prefix}conditions[{i}].", depth=depth + 1)
+        for i, child in enumerate(children)
+    ]
+    return {
+        "field": "",
+        "path": [],
+        "operator": operator.name,
+        "value": None,
+        "value_type": "",
+        "conditions": normalised,
+    }
+
+
+def condition_of(rule) -> dict:
+    """The normalised condition of a stored rule (rules are validated before they are stored)."""
+    return validate_condition(
+        {
+            "field": rule.field,
+            "operator": rule.operator,
+            "value": rule.value,
+            "value_type": rule.value_type,
+            "conditions": rule.conditions,
+        }
+    )
+
+
+def is_relative(condition: dict) -> bool:
+    op = OPERATORS[condition["operator"]]
+    return op.relative or any(is_relative(c) for c in condition["conditions"])
+
+
+def leaves(condition: dict) -> list[dict]:
+    if not condition["conditions"]:
+        return [condition]
+    return [leaf for child in condition["conditions"] for leaf in leaves(child)]
+
+
+def describe(condition: dict) -> str:
+    """A short human reading: ``amount must be at most 10000``."""
+    op = OPERATORS[condition["operator"]]
+    if op.group:
+        inner = "; ".join(describe(c) for c in condition["conditions"])
+        return f"{op.label}: {inner}"
+    value = "" if condition["value"] is None else f" {condition['value']}"
+    return f"{condition['field']} {op.label}{value}"
