@@ -2,14 +2,20 @@
 
 from rest_framework import serializers
 
+from config.api_fields import AwareDateTimeField
+from jobs.serializers import PageInput
 from reports import selectors
 from reports.models import Report, ReportKind, ReportStatus
 
 
 class ReportTriggerInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReportKind.choices, required=False, default=ReportKind.STORE_UPTIME)
-    since = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    since = AwareDateTimeField(required=False, allow_null=True, default=None, help_text="task_execution only.")
+    until = AwareDateTimeField(required=False, allow_null=True, default=None, help_text="task_execution only.")
+
+
+class ReportListInput(PageInput):
+    kind = serializers.ChoiceField(choices=ReportKind.choices, required=False)
 
 
 class ReportTriggerOutput(serializers.Serializer):
@@ -19,7 +25,7 @@ class ReportTriggerOutput(serializers.Serializer):
 
 
 class ReportStatusInput(serializers.Serializer):
-    report_id = serializers.CharField()
+    report_id = serializers.UUIDField()
 
 
 class ReportStatusOutput(serializers.Serializer):
@@ -75,3 +81,9 @@ class StoreDataUploadInput(serializers.Serializer):
 class StoreDataImportOutput(serializers.Serializer):
     files = serializers.ListField(child=serializers.DictField())
     seconds = serializers.FloatField()
+
+
+class ReportPageOutput(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ReportOutput(many=True)
