@@ -5,11 +5,12 @@ from datetime import datetime
 from rest_framework.exceptions import NotFound as DrfNotFound
 from rest_framework.pagination import CursorPagination
 
-from jobs.errors import ValidationFailed
+from jobs.errors import NotFound
 
 
-def _invalid_cursor() -> ValidationFailed:
-    return ValidationFailed(
+def _invalid_cursor() -> NotFound:
+    # 404 as DRF answers for a cursor it cannot read: the page it names does not exist.
+    return NotFound(
         "The cursor is not one this API made; follow the next and previous links as they are.",
         details={"field": "cursor"},
         code="invalid_cursor",
@@ -18,7 +19,7 @@ def _invalid_cursor() -> ValidationFailed:
 
 class CreatedAtCursorPagination(CursorPagination):
     """Constant cost at any depth of a million rows. A cursor is base64 of a query string whose
-    position DRF filters on as it is: anything but an aware ISO time is refused (400) here."""
+    position DRF filters on as it is: anything but an aware ISO time is refused (404) here."""
 
     ordering = ("-created_at", "-id")
     page_size = 50

@@ -3,7 +3,8 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from jobs import services
+from jobs import retry_guard, services
+from jobs.errors import InvalidTransition
 from jobs.models import Job, JobAttempt, JobStatus, Worker
 
 
@@ -56,7 +57,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed or cancelled jobs", permissions=["retry"])
     def retry_jobs(self, request, queryset):
-        count = services.jobs_retry_bulk(queryset)
+        try:
+            count = retry_guard.jobs_retry_bulk(queryset)
+        except InvalidTransition as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
         self.message_user(request, f"Retried {count} job(s).", messages.SUCCESS)
 
     @admin.action(description="Cancel selected waiting or running jobs", permissions=["retry"])

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api_pagination import CreatedAtCursorPagination
-from jobs import selectors, services, validation
+from jobs import retry_guard, selectors, services, validation
 from jobs.errors import NotFound
 from jobs.models import JobStatus
 from jobs.serializers import (
@@ -112,7 +112,7 @@ class JobRetryApi(APIView):
         summary="Retry a failed or cancelled job (409 otherwise)",
     )
     def post(self, request, job_id):
-        return Response(JobOutput(services.job_retry(job_id=job_id)).data)
+        return Response(JobOutput(retry_guard.job_retry(job_id=job_id)).data)
 
 
 class JobBulkRetryApi(APIView):
@@ -120,14 +120,17 @@ class JobBulkRetryApi(APIView):
 
     @extend_schema(
         request=JobBulkRetryInput,
-        responses=inline_serializer("BulkRetryOutput", {"retried": serializers.IntegerField()}),
+        responses={
+            200: inline_serializer("BulkRetryOutput", {"retried": serializers.IntegerField()}),
+            409: OpenApiResponse(description="A job's idempotency key was taken by a new job meanwhile."),
+        },
         summary="Retry every failed (or cancelled) job that matches a filter",
         operation_id="jobs_bulk_retry",
     )
     def post(self, request):
         payload = JobBulkRetryInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        return Response({"retried": services.jobs_retry_bulk(selectors.job_list(**payload.validated_data))})
+        return Response({"retried": retry_guard.jobs_retry_bulk(selectors.job_list(**payload.validated_data))})
 
 
 class JobPurgeApi(APIView):

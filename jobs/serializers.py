@@ -4,7 +4,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api_fields import AwareDateTimeField
+from config.api_fields import AwareDateTimeField, QueryInput, StrictCharField, StrictIntegerField
 from jobs import registry
 from jobs.models import Job, JobAttempt, JobStatus
 from jobs.validation import PRIORITY_RANGE
@@ -12,7 +12,7 @@ from jobs.validation import PRIORITY_RANGE
 MAX_PAGE_SIZE = 500
 
 
-class ActorNameField(serializers.CharField):
+class ActorNameField(StrictCharField):
     """The name of an actor that users may submit (the schema lists them when it is made)."""
 
     def __init__(self, **kwargs):
@@ -52,26 +52,37 @@ class JobSubmitInput(serializers.Serializer):
     args = JSONArrayField(required=False, default=list)
     kwargs = JSONObjectField(required=False, default=dict)
     queue = serializers.ChoiceField(choices=registry.QUEUES, required=False, allow_null=True, default=None)
-    priority = serializers.IntegerField(
-        required=False, default=0, min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1]
-    )
+    priority = StrictIntegerField(required=False, default=0, min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1])
     eta = AwareDateTimeField(required=False, allow_null=True, default=None)
-    idempotency_key = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
-    max_retries = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=100)
+    idempotency_key = StrictCharField(max_length=200, required=False, allow_null=True, default=None)
+    max_retries = StrictIntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=100)
 
 
-class PageInput(serializers.Serializer):
-    cursor = serializers.CharField(required=False, max_length=1000, help_text="From a next or previous link.")
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "enum": list(JobStatus.values)}, "maxItems": len(JobStatus.values)}
+)
+class StatusesField(serializers.MultipleChoiceField):
+    """Job statuses, each given once: ``?status=failed&status=cancelled``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=JobStatus.choices, **kwargs)
+
+
+# Query strings stay short enough for gunicorn's request line (config/gunicorn.py), percent-encoded.
+class PageInput(QueryInput):
+    cursor = serializers.CharField(
+        required=False, max_length=200, trim_whitespace=False, help_text="From a next or previous link."
+    )
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
 
 
 class JobFilterInput(PageInput):
-    status = serializers.MultipleChoiceField(choices=JobStatus.choices, required=False)
-    actor = serializers.CharField(required=False, max_length=200)
-    queue = serializers.CharField(required=False, max_length=100)
+    status = StatusesField(required=False)
+    actor = serializers.CharField(required=False, max_length=200, trim_whitespace=False)
+    queue = serializers.CharField(required=False, max_length=100, trim_whitespace=False)
     created_after = AwareDateTimeField(required=False)
     created_before = AwareDateTimeField(required=False)
-    search = serializers.CharField(required=False, max_length=200)
+    search = serializers.CharField(required=False, max_length=100, trim_whitespace=False)
 
     def selector_filters(self) -> dict:
         data = {key: value for key, value in self.validated_data.items() if key not in PageInput().fields}
@@ -80,23 +91,23 @@ class JobFilterInput(PageInput):
         return data
 
 
-class StatsInput(serializers.Serializer):
+class StatsInput(QueryInput):
     window_minutes = serializers.IntegerField(required=False, default=60, min_value=1, max_value=24 * 60)
 
 
 class JobBulkRetryInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=[JobStatus.FAILED, JobStatus.CANCELLED], default=JobStatus.FAILED)
-    actor = serializers.CharField(required=False, max_length=200)
-    queue = serializers.CharField(required=False, max_length=100)
-    error_type = serializers.CharField(required=False, max_length=200)
+    actor = StrictCharField(required=False, max_length=200)
+    queue = StrictCharField(required=False, max_length=100)
+    error_type = StrictCharField(required=False, max_length=200)
     created_after = AwareDateTimeField(required=False)
     created_before = AwareDateTimeField(required=False)
 
 
 class JobPurgeInput(serializers.Serializer):
-    actor = serializers.CharField(required=False, max_length=200)
-    queue = serializers.CharField(required=False, max_length=100)
-    error_type = serializers.CharField(required=False, max_length=200)
+    actor = StrictCharField(required=False, max_length=200)
+    queue = StrictCharField(required=False, max_length=100)
+    error_type = StrictCharField(required=False, max_length=200)
     created_before = AwareDateTimeField(required=False)
 
 

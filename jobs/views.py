@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jobs import registry, selectors, services
+from jobs import registry, retry_guard, selectors, services
 from jobs.errors import ApplicationError
 from jobs.forms import JobFilterForm, encode_cursor
 from jobs.models import JobStatus
@@ -181,7 +181,7 @@ def _current_attempt(job, attempts) -> dict | None:
 @staff_action
 def job_retry(request, job_id):
     try:
-        services.job_retry(job_id=job_id)
+        retry_guard.job_retry(job_id=job_id)
         messages.success(request, "The job will run again.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -205,10 +205,14 @@ def jobs_bulk(request):
     if not ids:
         messages.error(request, "Select jobs first.")
     elif action == "retry":
-        count = services.jobs_retry_bulk(selectors.jobs_by_ids(ids))
-        messages.success(
-            request, f"Retried {count} of {len(ids)} selected job(s); only failed or cancelled ones run again."
-        )
+        try:
+            count = retry_guard.jobs_retry_bulk(selectors.jobs_by_ids(ids))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"Retried {count} of {len(ids)} selected job(s); only failed or cancelled ones run again."
+            )
     elif action == "cancel":
         done = services.jobs_cancel_bulk(ids)
         messages.success(request, f"Cancelled {done} of {len(ids)} selected job(s); finished ones stay as they are.")
@@ -240,7 +244,10 @@ def dead_letters_action(request):
     qs = selectors.dead_letter_jobs(**scope)
     action = request.POST.get("action")
     if action == "retry":
-        messages.success(request, f"Retried {services.jobs_retry_bulk(qs)} dead job(s).")
+        try:
+            messages.success(request, f"Retried {retry_guard.jobs_retry_bulk(qs)} dead job(s).")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
     elif action == "purge":
         messages.success(request, f"Purged {services.jobs_purge_failed(qs)} dead job(s).")
     else:

@@ -24,7 +24,6 @@ from reports.serializers import (
     ReportTriggerInput,
     ReportTriggerOutput,
     StoreDataImportOutput,
-    StoreDataUploadInput,
 )
 
 DOWNLOAD_NAMES = {ReportKind.STORE_UPTIME: "store-uptime-report", ReportKind.TASK_EXECUTION: "task-execution-report"}
@@ -34,6 +33,17 @@ UPLOAD_FIELDS = {
     "store_status": store_input.STORE_STATUS,
     "menu_hours": store_input.MENU_HOURS,
     "timezones": store_input.TIMEZONES,
+}
+
+
+UPLOAD_REQUEST_SCHEMA = {
+    "type": "object",
+    "description": "At least one of the three files; nothing else.",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": {
+        field: {"type": "string", "format": "binary", "description": name} for field, name in UPLOAD_FIELDS.items()
+    },
 }
 
 
@@ -181,7 +191,7 @@ class StoreDataUploadApi(APIView):
     parser_classes = [MultiPartParser]
 
     @extend_schema(
-        request={"multipart/form-data": StoreDataUploadInput},
+        request={"multipart/form-data": UPLOAD_REQUEST_SCHEMA},
         responses={
             200: StoreDataImportOutput,
             400: OpenApiResponse(description="A file is refused (bad rows, lines, columns); nothing was imported"),

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from config.api_fields import AwareDateTimeField
+from config.api_fields import AwareDateTimeField, QueryInput
 from jobs.serializers import PageInput
 from reports import selectors
 from reports.models import Report, ReportKind, ReportStatus
@@ -24,7 +24,7 @@ class ReportTriggerOutput(serializers.Serializer):
     task_id = serializers.CharField(allow_null=True)
 
 
-class ReportStatusInput(serializers.Serializer):
+class ReportStatusInput(QueryInput):
     report_id = serializers.UUIDField()
 
 
@@ -70,12 +70,6 @@ class ReportOutput(serializers.ModelSerializer):
 
     def get_error(self, report) -> str:
         return selectors.report_state(report).error
-
-
-class StoreDataUploadInput(serializers.Serializer):
-    store_status = serializers.FileField(required=False, help_text="store_status.csv")
-    menu_hours = serializers.FileField(required=False, help_text="menu_hours.csv")
-    timezones = serializers.FileField(required=False, help_text="timezones.csv")
 
 
 class StoreDataImportOutput(serializers.Serializer):
