@@ -203,9 +203,19 @@ class LiveApp:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def module_live_app_factory(django_db_blocker):
+    """As ``live_app_factory``, for apps shared by the tests of one module."""
+    yield from _factory(django_db_blocker)
+
+
 @pytest.fixture
 def live_app_factory(django_db_blocker):
     """Start LiveApps (``factory(name, env=..., production=...)``); all are stopped at the end."""
+    yield from _factory(django_db_blocker)
+
+
+def _factory(django_db_blocker):
     apps: list[LiveApp] = []
 
     def start(name: str, **options) -> LiveApp:
