@@ -208,7 +208,7 @@ DOCUMENTS_WATCH_DIR = env.path("DOCUMENTS_WATCH_DIR", default=BASE_DIR / "var" /
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
 # A whole store-data upload (the three CSVs together). Larger imports are for the
 # ``import_store_data`` command, which reads the files from disk in a process of its own.
-FILE_UPLOAD_MAX_SIZE = env.int("FILE_UPLOAD_MAX_SIZE", default=50 * 1024 * 1024)
+FILE_UPLOAD_MAX_SIZE = env.int("FILE_UPLOAD_MAX_SIZE", default=20 * 1024 * 1024)
 # A JSON request body; larger ones are refused (413) before they are parsed.
 API_MAX_JSON_BYTES = env.int("API_MAX_JSON_BYTES", default=1024 * 1024)
 
