@@ -254,9 +254,10 @@ JOBS = {
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an unauthenticated call then gets 401 with "WWW-Authenticate: Token", not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
         "config.api_auth.ThrottledTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only: form encoding cannot send null, and a dropped empty filter widens a bulk action.

@@ -23,7 +23,7 @@ class JobAttemptInline(admin.TabularInline):
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = (
-        "id",
+        "short_id",
         "actor_name",
         "queue_name",
         "status_badge",
@@ -41,6 +41,11 @@ class JobAdmin(admin.ModelAdmin):
     inlines = [JobAttemptInline]
     actions = ["retry_jobs", "cancel_jobs", "purge_failed_jobs"]
     readonly_fields = [f.name for f in Job._meta.fields]
+
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj):
+        # The full UUID wrapped onto five lines of the list; the first 8 characters tell jobs apart.
+        return format_html('<code title="{}" style="white-space:nowrap">{}</code>', obj.pk, str(obj.pk)[:8])
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
@@ -124,3 +129,10 @@ class WorkerAdmin(admin.ModelAdmin):
 
 
 import jobs.scheduling.admin  # noqa
+
+# django_dramatiq registers its own Task model; the platform never writes it (jobs live in Job rows),
+# so its empty list only misleads.
+from django_dramatiq.models import Task  # noqa: E402
+
+if admin.site.is_registered(Task):
+    admin.site.unregister(Task)

@@ -82,7 +82,9 @@ def bar_chart(buckets: list[dict], *, label_format: str, label_every: int) -> di
                 "fail_h": round(fail_h, 2),
                 "title": f"{bucket['start']:%H:%M}: {bucket['succeeded']} succeeded, {bucket['failed']} failed",
                 "label": bucket["start"].strftime(label_format) if i % label_every == 0 else "",
-                "label_x": round(i * slot, 2),
+                # The last labels end at their bar's right edge: started there, they ran off the chart.
+                "label_x": round((i + 1) * slot if i >= len(buckets) - label_every else i * slot, 2),
+                "label_anchor": "end" if i >= len(buckets) - label_every else "start",
             }
         )
     return {"bars": bars, "peak": peak, "width": CHART_WIDTH, "height": CHART_HEIGHT}
@@ -294,7 +296,24 @@ def workers(request):
     return _render(request, "jobs/workers.html", {"workers": selectors.worker_overview()})
 
 
+_cpu_primed = {"done": False}
+
+
+def cpu_percent() -> float:
+    """CPU use since the last call. psutil's first call in a process has no earlier sample and
+    says 0.0: the first one here waits a fifth of a second for a real figure instead."""
+    import psutil
+
+    if not _cpu_primed["done"]:
+        _cpu_primed["done"] = True
+        return psutil.cpu_percent(interval=0.2)
+    return psutil.cpu_percent(interval=None)
+
+
 @login_required
 def system_health(request):
-    context = {"health": selectors.system_health(), "host": selectors.host_metrics()}
+    cpu = cpu_percent()
+    host = selectors.host_metrics()
+    host["cpu_percent"] = cpu
+    context = {"health": selectors.system_health(), "host": host}
     return _render(request, "jobs/health.html", context)

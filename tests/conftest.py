@@ -68,3 +68,14 @@ def reader_browser(reader_user):
     client = Client()
     client.force_login(reader_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles(settings):
+    """Throttle and failed-authentication counts of one test never leak into the next (LocMem only:
+    clearing a shared cache would empty someone else's)."""
+    from django.core.cache import cache
+
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        cache.clear()
+    yield
