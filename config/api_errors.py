@@ -1,12 +1,17 @@
 """One JSON error shape for every API error: {"error": {"code", "message", "details"}}."""
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+import logging
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation, TooManyFilesSent
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from jobs.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
 
 
 def error_body(code: str, message: str, details=None) -> dict:
@@ -28,6 +33,11 @@ def _drf_message(detail) -> str:
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, (RequestDataTooBig, TooManyFilesSent)):
+        return Response(error_body("payload_too_large", str(exc)), status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    if isinstance(exc, SuspiciousOperation):  # e.g. too many form fields: Django would answer an HTML 400
+        logger.warning("Refused a suspicious API request: %s", exc)
+        return Response(error_body("invalid", "The request is malformed."), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -42,7 +52,45 @@ def api_exception_handler(exc, context):
     elif not isinstance(code, str):
         code = getattr(exc, "default_code", "error")
     details = detail if isinstance(detail, (dict, list)) else None
+    if isinstance(exc, exceptions.ValidationError) and isinstance(detail, dict) and detail:
+        # As the services' errors do: the first field and its reason, then every field's errors.
+        field, value = next(iter(detail.items()))
+        reason = value[0] if isinstance(value, list) and value else value
+        details = {"field": field, "reason": str(reason) if not isinstance(reason, dict) else reason, "errors": detail}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        details = {"retry_after_seconds": int(exc.wait) + 1}
     response.data = error_body(code, _drf_message(detail), details)
     if response.status_code == status.HTTP_401_UNAUTHORIZED and "WWW-Authenticate" not in response:
         response["WWW-Authenticate"] = "Token"
     return response
+
+
+# --- Django's error views: the same JSON shape for /api/ paths outside DRF's views -----------------
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "No such API endpoint."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("invalid", "The request is malformed."), status=400)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if _is_api(request):
+        return JsonResponse(error_body("permission_denied", "Not allowed."), status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return JsonResponse(error_body("server_error", "Internal error; it was logged."), status=500)
+    return defaults.server_error(request)

@@ -4,9 +4,12 @@ Defaults are safe for a developer's machine (SQLite, local Redis). Production mo
 (``DJANGO_ENV=production``) requires SECRET_KEY and ALLOWED_HOSTS and turns on HTTPS hardening.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -16,6 +19,10 @@ if (BASE_DIR / ".env").is_file():
 
 # --- Core -------------------------------------------------------------------------------------
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
+ENVIRONMENTS = ("development", "production")
+if DJANGO_ENV not in ENVIRONMENTS:
+    # A typo ("prod") must not quietly run a production deploy with development settings.
+    raise ImproperlyConfigured(f"DJANGO_ENV must be one of {', '.join(ENVIRONMENTS)}, not {DJANGO_ENV!r}.")
 PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env.bool("DEBUG", default=False)
 if PRODUCTION:
@@ -39,6 +46,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our own origin, not a CDN
+    "axes",
+    "csp",
     "django_dramatiq",
     "jobs",
     "monitoring",
@@ -55,6 +65,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.NoStoreMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -106,6 +120,25 @@ AUTH_PASSWORD_VALIDATORS = [
 # The dashboard's own login: the admin's refuses users who are not staff (read-only users).
 LOGIN_URL = "jobs:login"
 LOGIN_REDIRECT_URL = "/"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out client before checking a password
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Reverse proxies in front of the app (0: REMOTE_ADDR is the client). Lockouts and throttles key on
+# the client address; trusting X-Forwarded-For without a proxy would let anyone pick their own.
+NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+
+# Sign-in lockout (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is refused (429) for AXES_COOLOFF_MINUTES. Keyed on the pair, so that an
+# attacker cannot lock a user out from everywhere.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "config.security.client_ip"
+AXES_VERBOSE = False
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -113,11 +146,39 @@ if PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+    # Opt-in: both bind every subdomain (and, with preload, browsers' built-in lists) to HTTPS for
+    # a year; only the owner of the whole domain can decide that.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    SILENCED_SYSTEM_CHECKS = [
+        check
+        for check, opted_in in (
+            ("security.W005", SECURE_HSTS_INCLUDE_SUBDOMAINS),
+            ("security.W021", SECURE_HSTS_PRELOAD),
+        )
+        if not opted_in
+    ]
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): scripts only from our own static files (no inline script,
+# no CDN). Inline styles stay allowed: the pages use style attributes, and styles cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -145,7 +206,11 @@ REPORTS_DIR = env.path("REPORTS_DIR", default=BASE_DIR / "var" / "reports")
 DOCUMENTS_UPLOAD_DIR = env.path("DOCUMENTS_UPLOAD_DIR", default=BASE_DIR / "var" / "uploads")
 DOCUMENTS_WATCH_DIR = env.path("DOCUMENTS_WATCH_DIR", default=BASE_DIR / "var" / "watch")
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
-FILE_UPLOAD_MAX_SIZE = env.int("FILE_UPLOAD_MAX_SIZE", default=200 * 1024 * 1024)
+# A whole store-data upload (the three CSVs together). Larger imports are for the
+# ``import_store_data`` command, which reads the files from disk in a process of its own.
+FILE_UPLOAD_MAX_SIZE = env.int("FILE_UPLOAD_MAX_SIZE", default=20 * 1024 * 1024)
+# A JSON request body; larger ones are refused (413) before they are parsed.
+API_MAX_JSON_BYTES = env.int("API_MAX_JSON_BYTES", default=1024 * 1024)
 
 # --- Redis and Dramatiq -----------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -200,11 +265,16 @@ JOBS = {
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # Token first: an unauthenticated call then gets 401 with "WWW-Authenticate: Token", not 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "config.api_auth.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: form encoding cannot send null, and a dropped empty filter widens a bulk action.
+    "DEFAULT_PARSER_CLASSES": ["config.api_parsers.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "NUM_PROXIES": NUM_PROXIES or None,
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -222,7 +292,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Jobs, schedules, monitoring scans, documents and reports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_schema.document_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "jobs.models.JobStatus",
         "RetryableStatusEnum": [("failed", "Failed"), ("cancelled", "Cancelled")],
@@ -231,7 +309,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Failed-token throttling: this many failed token authentications per client address, then 429.
+API_AUTH_FAILURE_RATE = env.str("API_AUTH_FAILURE_RATE", default="20/minute")
+
+# Throttles and the failed-authentication counter live here. Several web processes share them only
+# in a shared cache: set CACHE_URL (e.g. redis://127.0.0.1:6379/1) in production.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 # --- Documents --------------------------------------------------------------------------------
 # Stored originals live in DOCUMENTS_UPLOAD_DIR under names derived from their SHA-256; every

@@ -1,10 +1,11 @@
-"""The engine's own actors: maintenance, plus small ones for smoke tests and demos."""
+"""The engine's own actors: maintenance (internal), plus small ones for smoke tests and demos."""
 
 import time
 
 from jobs import recovery, services
 from jobs.context import current_job
-from jobs.registry import job_actor
+from jobs.errors import PermanentError
+from jobs.registry import INTERNAL, job_actor
 from jobs.retry import Exponential, Fixed
 
 
@@ -31,14 +32,44 @@ def countdown(seconds: int = 10):
     return {"slept": seconds}
 
 
-@job_actor(actor_name="jobs.prune", queue_name="maintenance", retry=Exponential(max_retries=2, min_delay=60))
+@job_actor(actor_name="demo.always_fails", queue_name="default", retry=Fixed(max_retries=2, min_delay=2))
+def demo_always_fails(reason: str = "this demo job fails on purpose"):
+    """Fails on every attempt: watch it retry twice, then land in the dead letters."""
+    job = current_job()
+    raise RuntimeError(f"{reason} (attempt {job.attempt if job else 1})")
+
+
+@job_actor(actor_name="demo.flaky", queue_name="default", retry=Fixed(max_retries=3, min_delay=2))
+def demo_flaky(failures: int = 2):
+    """Fails its first ``failures`` attempts (at most 3), then succeeds: a retry that works."""
+    job = current_job()
+    attempt = job.attempt if job else 1
+    if attempt <= min(max(int(failures), 0), 3):
+        raise RuntimeError(f"flaky on purpose: attempt {attempt} of the first {failures} fails")
+    return {"succeeded_on_attempt": attempt}
+
+
+@job_actor(
+    actor_name="jobs.prune",
+    queue_name="maintenance",
+    retry=Exponential(max_retries=2, min_delay=60),
+    visibility=INTERNAL,
+)
 def prune_jobs(older_than_days: int | None = None):
     """Deletes finished jobs past the retention window."""
+    if older_than_days is not None and (isinstance(older_than_days, bool) or older_than_days < 1):
+        # Internal, but the schedule's arguments are editable in the admin: never delete everything.
+        raise PermanentError(f"older_than_days must be 1 or more, not {older_than_days!r}.")
     return {"deleted": services.jobs_prune(older_than_days=older_than_days)}
 
 
 @job_actor(
-    actor_name="jobs.recover", queue_name="maintenance", retry=Fixed(max_retries=0), time_limit=120, soft_time_limit=100
+    actor_name="jobs.recover",
+    queue_name="maintenance",
+    retry=Fixed(max_retries=0),
+    time_limit=120,
+    soft_time_limit=100,
+    visibility=INTERNAL,
 )
 def recover_jobs():
     """Relays unpublished jobs and reaps jobs of dead workers."""

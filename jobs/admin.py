@@ -3,7 +3,8 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from jobs import services
+from jobs import retry_guard, services
+from jobs.errors import InvalidTransition
 from jobs.models import Job, JobAttempt, JobStatus, Worker, WorkerHost
 
 
@@ -22,7 +23,7 @@ class JobAttemptInline(admin.TabularInline):
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
     list_display = (
-        "id",
+        "short_id",
         "actor_name",
         "queue_name",
         "status_badge",
@@ -41,6 +42,11 @@ class JobAdmin(admin.ModelAdmin):
     actions = ["retry_jobs", "cancel_jobs", "purge_failed_jobs"]
     readonly_fields = [f.name for f in Job._meta.fields]
 
+    @admin.display(description="id", ordering="id")
+    def short_id(self, obj):
+        # The full UUID wrapped onto five lines of the list; the first 8 characters tell jobs apart.
+        return format_html('<code title="{}" style="white-space:nowrap">{}</code>', obj.pk, str(obj.pk)[:8])
+
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
         colour = {JobStatus.SUCCEEDED: "green", JobStatus.FAILED: "#c53030", JobStatus.RUNNING: "#2b6cb0"}.get(
@@ -56,7 +62,11 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected failed or cancelled jobs", permissions=["retry"])
     def retry_jobs(self, request, queryset):
-        count = services.jobs_retry_bulk(queryset)
+        try:
+            count = retry_guard.jobs_retry_bulk(queryset)
+        except InvalidTransition as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
         self.message_user(request, f"Retried {count} job(s).", messages.SUCCESS)
 
     @admin.action(description="Cancel selected waiting or running jobs", permissions=["retry"])
@@ -134,3 +144,10 @@ class WorkerAdmin(admin.ModelAdmin):
 
 
 import jobs.scheduling.admin  # noqa
+
+# django_dramatiq registers its own Task model; the platform never writes it (jobs live in Job rows),
+# so its empty list only misleads.
+from django_dramatiq.models import Task  # noqa: E402
+
+if admin.site.is_registered(Task):
+    admin.site.unregister(Task)

@@ -1,13 +1,13 @@
 """The jobs API: thin views over services (writes) and selectors (reads)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAdminUser, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from jobs import selectors, services
+from config.api_pagination import CreatedAtCursorPagination
+from jobs import retry_guard, selectors, services, validation
 from jobs.errors import NotFound
 from jobs.models import JobStatus
 from jobs.serializers import (
@@ -15,18 +15,15 @@ from jobs.serializers import (
     JobDetailOutput,
     JobFilterInput,
     JobOutput,
+    JobPageOutput,
     JobPurgeInput,
     JobSubmitInput,
+    StatsInput,
 )
 
 
-class JobCursorPagination(CursorPagination):
+class JobCursorPagination(CreatedAtCursorPagination):
     """Keyset pagination on (created_at, id): constant cost at any depth of a million rows."""
-
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 class StaffForWrites(IsAuthenticated):
@@ -43,28 +40,39 @@ class JobListApi(APIView):
 
     @extend_schema(
         parameters=[JobFilterInput],
-        responses=JobOutput(many=True),
+        responses=JobPageOutput,
         summary="List jobs (filters, cursor pagination)",
+        operation_id="jobs_list",
     )
     def get(self, request):
         filters = JobFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        data = dict(filters.validated_data)
-        if "status" in data:
-            data["status"] = sorted(data["status"])
         paginator = JobCursorPagination()
-        page = paginator.paginate_queryset(selectors.job_list(**data), request, view=self)
+        page = paginator.paginate_queryset(selectors.job_list(**filters.selector_filters()), request, view=self)
         return paginator.get_paginated_response(JobOutput(page, many=True).data)
 
-    @extend_schema(request=JobSubmitInput, responses={201: JobOutput, 200: JobOutput}, summary="Submit a job")
+    @extend_schema(
+        request=JobSubmitInput,
+        responses={
+            201: JobOutput,
+            200: OpenApiResponse(JobOutput, description="The live job that already has this idempotency key."),
+        },
+        summary="Submit a job (public actors only; arguments checked against the actor's signature)",
+        description="Strings in args and kwargs may not contain NUL (\\u0000) or lone surrogates; "
+        f"nesting is limited to {validation.MAX_DEPTH} levels.",
+    )
     def post(self, request):
         payload = JobSubmitInput(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
+        # Until job_submit makes these checks itself, the API makes them: nothing is written on refusal.
+        spec = validation.validate_public_actor(data["actor"])
+        args, kwargs = validation.validate_payload(data["args"], data["kwargs"])
+        validation.validate_call(spec, args, kwargs)
         submitted = services.job_submit(
-            actor_name=data["actor"],
-            args=data["args"],
-            kwargs=data["kwargs"],
+            actor_name=spec.name,
+            args=args,
+            kwargs=kwargs,
             queue=data["queue"],
             priority=data["priority"],
             eta=data["eta"],
@@ -86,7 +94,11 @@ class JobDetailApi(APIView):
 class JobCancelApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=None, responses=JobOutput, summary="Cancel a waiting or running job (409 if finished)")
+    @extend_schema(
+        request=None,
+        responses={200: JobOutput, 409: OpenApiResponse(description="The job has finished already.")},
+        summary="Cancel a waiting or running job (409 if finished)",
+    )
     def post(self, request, job_id):
         return Response(JobOutput(services.job_cancel(job_id=job_id)).data)
 
@@ -94,9 +106,13 @@ class JobCancelApi(APIView):
 class JobRetryApi(APIView):
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=None, responses=JobOutput, summary="Retry a failed or cancelled job (409 otherwise)")
+    @extend_schema(
+        request=None,
+        responses={200: JobOutput, 409: OpenApiResponse(description="The job is neither failed nor cancelled.")},
+        summary="Retry a failed or cancelled job (409 otherwise)",
+    )
     def post(self, request, job_id):
-        return Response(JobOutput(services.job_retry(job_id=job_id)).data)
+        return Response(JobOutput(retry_guard.job_retry(job_id=job_id)).data)
 
 
 class JobBulkRetryApi(APIView):
@@ -104,14 +120,17 @@ class JobBulkRetryApi(APIView):
 
     @extend_schema(
         request=JobBulkRetryInput,
-        responses=inline_serializer("BulkRetryOutput", {"retried": serializers.IntegerField()}),
+        responses={
+            200: inline_serializer("BulkRetryOutput", {"retried": serializers.IntegerField()}),
+            409: OpenApiResponse(description="A job's idempotency key was taken by a new job meanwhile."),
+        },
         summary="Retry every failed (or cancelled) job that matches a filter",
         operation_id="jobs_bulk_retry",
     )
     def post(self, request):
         payload = JobBulkRetryInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        return Response({"retried": services.jobs_retry_bulk(selectors.job_list(**payload.validated_data))})
+        return Response({"retried": retry_guard.jobs_retry_bulk(selectors.job_list(**payload.validated_data))})
 
 
 class JobPurgeApi(APIView):
@@ -132,7 +151,7 @@ class JobPurgeApi(APIView):
 
 class JobStatsApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("window_minutes", int, required=False)],
+        parameters=[StatsInput],
         responses=inline_serializer(
             "JobStats",
             {
@@ -147,11 +166,9 @@ class JobStatsApi(APIView):
         summary="Counts, throughput per minute and wait/run percentiles",
     )
     def get(self, request):
-        try:
-            window = min(max(int(request.query_params.get("window_minutes", 60)), 1), 24 * 60)
-        except ValueError:
-            window = 60
-        return Response(selectors.job_stats(window_minutes=window))
+        query = StatsInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(selectors.job_stats(window_minutes=query.validated_data["window_minutes"]))
 
 
 class QueueListApi(APIView):

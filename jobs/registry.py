@@ -1,10 +1,14 @@
 """Declaring tracked actors: ``@job_actor`` wraps ``dramatiq.actor`` with the engine's options.
 
-Queue, retry policy, time limits and permanent exceptions are declared on the actor, once.
+Queue, retry policy, time limits, permanent exceptions and visibility are declared on the actor, once.
+A ``public`` actor may be submitted by staff through the API, the dashboard and schedules; an
+``internal`` one (maintenance, the steps of a report) only by the platform itself: its arguments
+are the platform's to choose (``jobs.prune`` with ``older_than_days=-1`` deletes every finished job).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dramatiq
@@ -17,6 +21,10 @@ QUEUES = ("default", "scans", "reports", "documents", "maintenance")
 DEFAULT_SOFT_TIME_LIMIT = 25 * 60
 DEFAULT_TIME_LIMIT = 30 * 60
 
+PUBLIC = "public"
+INTERNAL = "internal"
+VISIBILITIES = (PUBLIC, INTERNAL)
+
 
 @dataclass(frozen=True)
 class ActorSpec:
@@ -28,6 +36,12 @@ class ActorSpec:
     permanent: tuple[type[BaseException], ...] = field(default=())
     abortable: bool = False
     description: str = ""
+    visibility: str = PUBLIC
+    fn: Callable | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def internal(self) -> bool:
+        return self.visibility == INTERNAL
 
     def is_permanent(self, exc: BaseException) -> bool:
         return isinstance(exc, (PermanentError, *self.permanent))
@@ -42,6 +56,7 @@ class ActorSpec:
             "permanent_errors": [f"{e.__module__}.{e.__qualname__}" for e in (PermanentError, *self.permanent)],
             "abortable": self.abortable,
             "description": self.description,
+            "visibility": self.visibility,
         }
 
 
@@ -67,8 +82,12 @@ def job_actor(
     time_limit: float = DEFAULT_TIME_LIMIT,
     permanent: tuple[type[BaseException], ...] = (),
     abortable: bool = False,
+    visibility: str = PUBLIC,
 ):
-    """Declare a tracked actor. Time limits are in seconds; ``permanent`` exceptions never retry."""
+    """Declare a tracked actor. Time limits are in seconds; ``permanent`` exceptions never retry;
+    ``visibility="internal"`` keeps it out of the API's, the dashboard's and schedules' reach."""
+    if visibility not in VISIBILITIES:
+        raise ValueError(f"visibility must be one of {', '.join(VISIBILITIES)}, not {visibility!r}")
 
     def decorate(func):
         name = actor_name or func.__name__
@@ -81,6 +100,8 @@ def job_actor(
             permanent=tuple(permanent),
             abortable=abortable,
             description=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
+            visibility=visibility,
+            fn=func,
         )
         _specs[name] = spec
         return dramatiq.actor(
@@ -106,3 +127,8 @@ def actor_names() -> list[str]:
 
 def all_specs() -> list[ActorSpec]:
     return [_specs[n] for n in actor_names()]
+
+
+def public_actor_names() -> list[str]:
+    """The actors that users may submit or schedule."""
+    return [name for name in actor_names() if not _specs[name].internal]

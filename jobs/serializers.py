@@ -1,44 +1,114 @@
 """Input and output shapes of the jobs API."""
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api_fields import AwareDateTimeField, QueryInput, StrictCharField, StrictIntegerField
+from jobs import registry
 from jobs.models import Job, JobAttempt, JobStatus
+from jobs.validation import PRIORITY_RANGE
+
+MAX_PAGE_SIZE = 500
+
+
+class ActorNameField(StrictCharField):
+    """The name of an actor that users may submit (the schema lists them when it is made)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 200)
+        super().__init__(**kwargs)
+
+
+class ActorNameFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = ActorNameField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return {"type": "string", "enum": registry.public_actor_names()}
+
+
+@extend_schema_field({"type": "array", "items": {}, "description": "Positional arguments (JSON values)."})
+class JSONArrayField(serializers.JSONField):
+    default_error_messages = {"not_array": "Must be a JSON array."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_array")
+        return data
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}, "description": "Keyword arguments."})
+class JSONObjectField(serializers.JSONField):
+    default_error_messages = {"not_object": "Must be a JSON object."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        return data
 
 
 class JobSubmitInput(serializers.Serializer):
-    actor = serializers.CharField(max_length=200)
-    args = serializers.JSONField(required=False, default=list)
-    kwargs = serializers.JSONField(required=False, default=dict)
-    queue = serializers.CharField(max_length=100, required=False, allow_null=True, default=None)
-    priority = serializers.IntegerField(required=False, default=0, min_value=-100, max_value=100)
-    eta = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    idempotency_key = serializers.CharField(max_length=200, required=False, allow_null=True, default=None)
-    max_retries = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=100)
+    actor = ActorNameField()
+    args = JSONArrayField(required=False, default=list)
+    kwargs = JSONObjectField(required=False, default=dict)
+    queue = serializers.ChoiceField(choices=registry.QUEUES, required=False, allow_null=True, default=None)
+    priority = StrictIntegerField(required=False, default=0, min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1])
+    eta = AwareDateTimeField(required=False, allow_null=True, default=None)
+    idempotency_key = StrictCharField(max_length=200, required=False, allow_null=True, default=None)
+    max_retries = StrictIntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=100)
 
 
-class JobFilterInput(serializers.Serializer):
-    status = serializers.MultipleChoiceField(choices=JobStatus.choices, required=False)
-    actor = serializers.CharField(required=False)
-    queue = serializers.CharField(required=False)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
-    search = serializers.CharField(required=False, max_length=200)
+@extend_schema_field(
+    {"type": "array", "items": {"type": "string", "enum": list(JobStatus.values)}, "maxItems": len(JobStatus.values)}
+)
+class StatusesField(serializers.MultipleChoiceField):
+    """Job statuses, each given once: ``?status=failed&status=cancelled``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=JobStatus.choices, **kwargs)
+
+
+# Query strings stay short enough for gunicorn's request line (config/gunicorn.py), percent-encoded.
+class PageInput(QueryInput):
+    cursor = serializers.CharField(
+        required=False, max_length=200, trim_whitespace=False, help_text="From a next or previous link."
+    )
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
+
+
+class JobFilterInput(PageInput):
+    status = StatusesField(required=False)
+    actor = serializers.CharField(required=False, max_length=200, trim_whitespace=False)
+    queue = serializers.CharField(required=False, max_length=100, trim_whitespace=False)
+    created_after = AwareDateTimeField(required=False)
+    created_before = AwareDateTimeField(required=False)
+    search = serializers.CharField(required=False, max_length=100, trim_whitespace=False)
+
+    def selector_filters(self) -> dict:
+        data = {key: value for key, value in self.validated_data.items() if key not in PageInput().fields}
+        if "status" in data:
+            data["status"] = sorted(data["status"])
+        return data
+
+
+class StatsInput(QueryInput):
+    window_minutes = serializers.IntegerField(required=False, default=60, min_value=1, max_value=24 * 60)
 
 
 class JobBulkRetryInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=[JobStatus.FAILED, JobStatus.CANCELLED], default=JobStatus.FAILED)
-    actor = serializers.CharField(required=False)
-    queue = serializers.CharField(required=False)
-    error_type = serializers.CharField(required=False)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
+    actor = StrictCharField(required=False, max_length=200)
+    queue = StrictCharField(required=False, max_length=100)
+    error_type = StrictCharField(required=False, max_length=200)
+    created_after = AwareDateTimeField(required=False)
+    created_before = AwareDateTimeField(required=False)
 
 
 class JobPurgeInput(serializers.Serializer):
-    actor = serializers.CharField(required=False)
-    queue = serializers.CharField(required=False)
-    error_type = serializers.CharField(required=False)
-    created_before = serializers.DateTimeField(required=False)
+    actor = StrictCharField(required=False, max_length=200)
+    queue = StrictCharField(required=False, max_length=100)
+    error_type = StrictCharField(required=False, max_length=200)
+    created_before = AwareDateTimeField(required=False)
 
 
 class AttemptOutput(serializers.ModelSerializer):
@@ -98,3 +168,9 @@ class JobDetailOutput(JobOutput):
 
     class Meta(JobOutput.Meta):
         fields = [*JobOutput.Meta.fields, "args", "kwargs", "result", "dispatch_token", "attempt_log"]
+
+
+class JobPageOutput(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next (older) page, if any.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous (newer) page, if any.")
+    results = JobOutput(many=True)

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jobs import registry, selectors, services
+from jobs import registry, retry_guard, selectors, services
 from jobs.errors import ApplicationError
 from jobs.forms import JobFilterForm, encode_cursor
 from jobs.models import JobStatus
@@ -82,7 +82,9 @@ def bar_chart(buckets: list[dict], *, label_format: str, label_every: int) -> di
                 "fail_h": round(fail_h, 2),
                 "title": f"{bucket['start']:%H:%M}: {bucket['succeeded']} succeeded, {bucket['failed']} failed",
                 "label": bucket["start"].strftime(label_format) if i % label_every == 0 else "",
-                "label_x": round(i * slot, 2),
+                # The last labels end at their bar's right edge: started there, they ran off the chart.
+                "label_x": round((i + 1) * slot if i >= len(buckets) - label_every else i * slot, 2),
+                "label_anchor": "end" if i >= len(buckets) - label_every else "start",
             }
         )
     return {"bars": bars, "peak": peak, "width": CHART_WIDTH, "height": CHART_HEIGHT}
@@ -181,7 +183,7 @@ def _current_attempt(job, attempts) -> dict | None:
 @staff_action
 def job_retry(request, job_id):
     try:
-        services.job_retry(job_id=job_id)
+        retry_guard.job_retry(job_id=job_id)
         messages.success(request, "The job will run again.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -205,10 +207,14 @@ def jobs_bulk(request):
     if not ids:
         messages.error(request, "Select jobs first.")
     elif action == "retry":
-        count = services.jobs_retry_bulk(selectors.jobs_by_ids(ids))
-        messages.success(
-            request, f"Retried {count} of {len(ids)} selected job(s); only failed or cancelled ones run again."
-        )
+        try:
+            count = retry_guard.jobs_retry_bulk(selectors.jobs_by_ids(ids))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request, f"Retried {count} of {len(ids)} selected job(s); only failed or cancelled ones run again."
+            )
     elif action == "cancel":
         done = services.jobs_cancel_bulk(ids)
         messages.success(request, f"Cancelled {done} of {len(ids)} selected job(s); finished ones stay as they are.")
@@ -240,7 +246,10 @@ def dead_letters_action(request):
     qs = selectors.dead_letter_jobs(**scope)
     action = request.POST.get("action")
     if action == "retry":
-        messages.success(request, f"Retried {services.jobs_retry_bulk(qs)} dead job(s).")
+        try:
+            messages.success(request, f"Retried {retry_guard.jobs_retry_bulk(qs)} dead job(s).")
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
     elif action == "purge":
         messages.success(request, f"Purged {services.jobs_purge_failed(qs)} dead job(s).")
     else:
@@ -287,7 +296,24 @@ def workers(request):
     return _render(request, "jobs/workers.html", {"workers": selectors.worker_overview()})
 
 
+_cpu_primed = {"done": False}
+
+
+def cpu_percent() -> float:
+    """CPU use since the last call. psutil's first call in a process has no earlier sample and
+    says 0.0: the first one here waits a fifth of a second for a real figure instead."""
+    import psutil
+
+    if not _cpu_primed["done"]:
+        _cpu_primed["done"] = True
+        return psutil.cpu_percent(interval=0.2)
+    return psutil.cpu_percent(interval=None)
+
+
 @login_required
 def system_health(request):
-    context = {"health": selectors.system_health(), "host": selectors.host_metrics()}
+    cpu = cpu_percent()
+    host = selectors.host_metrics()
+    host["cpu_percent"] = cpu
+    context = {"health": selectors.system_health(), "host": host}
     return _render(request, "jobs/health.html", context)

@@ -1,7 +1,8 @@
-"""The reports app's actors: thin, they take a report id and call a service."""
+"""The reports app's actors: thin, they take a report id and call a service. All internal: a report
+is requested through the reports API or page, which writes the report row first."""
 
 from jobs.context import current_job
-from jobs.registry import job_actor
+from jobs.registry import INTERNAL, job_actor
 from jobs.retry import Fixed
 from reports import services
 
@@ -12,6 +13,7 @@ from reports import services
     retry=Fixed(max_retries=1, min_delay=30),
     soft_time_limit=600,
     time_limit=900,
+    visibility=INTERNAL,  # reports are requested through the reports API, which writes the report row
 )
 def generate_store_report(report_id: str):
     """Computes a store uptime report from the database and writes its CSV."""
@@ -24,6 +26,7 @@ def generate_store_report(report_id: str):
     retry=Fixed(max_retries=1, min_delay=30),
     soft_time_limit=600,
     time_limit=900,
+    visibility=INTERNAL,  # reports are requested through the reports API, which writes the report row
 )
 def generate_task_report(report_id: str):
     """Computes a task execution report (per actor and queue) for a period."""
@@ -36,6 +39,7 @@ def generate_task_report(report_id: str):
     retry=Fixed(max_retries=2, min_delay=60),
     soft_time_limit=60,
     time_limit=120,
+    visibility=INTERNAL,
 )
 def request_daily_task_report():
     """Requests a task execution report over the last 24 hours (the daily schedule's entry point)."""

@@ -4,32 +4,46 @@ from django.conf import settings
 from django.http import FileResponse
 from django.urls import NoReverseMatch, reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, MultiPartParser
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_pagination import CreatedAtCursorPagination
 from jobs.apis import StaffForWrites
 from jobs.errors import NotFound, PayloadTooLarge, ValidationFailed
 from reports import files, selectors, services, store_input
 from reports.errors import ReportNotReady
 from reports.models import ReportKind, ReportStatus
 from reports.serializers import (
+    ReportListInput,
     ReportOutput,
+    ReportPageOutput,
     ReportStatusInput,
     ReportStatusOutput,
     ReportTriggerInput,
     ReportTriggerOutput,
     StoreDataImportOutput,
-    StoreDataUploadInput,
 )
 
 DOWNLOAD_NAMES = {ReportKind.STORE_UPTIME: "store-uptime-report", ReportKind.TASK_EXECUTION: "task-execution-report"}
+# Room for the multipart framing (boundaries, part headers) around the files themselves.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 UPLOAD_FIELDS = {
     "store_status": store_input.STORE_STATUS,
     "menu_hours": store_input.MENU_HOURS,
     "timezones": store_input.TIMEZONES,
+}
+
+
+UPLOAD_REQUEST_SCHEMA = {
+    "type": "object",
+    "description": "At least one of the three files; nothing else.",
+    "minProperties": 1,
+    "additionalProperties": False,
+    "properties": {
+        field: {"type": "string", "format": "binary", "description": name} for field, name in UPLOAD_FIELDS.items()
+    },
 }
 
 
@@ -42,10 +56,7 @@ def download_url(request, report) -> str:
     raise NoReverseMatch("report-download is not routed")
 
 
-class ReportCursorPagination(CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
+class ReportCursorPagination(CreatedAtCursorPagination):
     max_page_size = 200
 
 
@@ -74,13 +85,13 @@ class ReportTriggerApi(APIView):
 class ReportStatusApi(APIView):
     @extend_schema(
         parameters=[ReportStatusInput],
-        responses={200: ReportStatusOutput, 404: OpenApiResponse(description="Unknown report")},
+        responses={200: ReportStatusOutput, 404: OpenApiResponse(description="Unknown report, or not yours")},
         summary="A report's status; url points to the CSV once it is COMPLETE",
     )
     def get(self, request):
         query = ReportStatusInput(data=request.query_params)
         query.is_valid(raise_exception=True)
-        report = selectors.report_get_or_404(query.validated_data["report_id"])
+        report = selectors.report_get_or_404(query.validated_data["report_id"], user=request.user)
         state = selectors.report_state(report)
         body = {
             "report_id": report.id,
@@ -98,8 +109,8 @@ class ReportStatusApi(APIView):
         return Response(ReportStatusOutput(body).data)
 
 
-def _complete_report(report_id):
-    report = selectors.report_get_or_404(report_id)
+def _complete_report(report_id, user):
+    report = selectors.report_get_or_404(report_id, user=user)
     state = selectors.report_state(report)
     if state.status != ReportStatus.COMPLETE:
         reason = f": {state.error}" if state.error else ""
@@ -119,11 +130,15 @@ def _open(name: str):
 
 class ReportDownloadApi(APIView):
     @extend_schema(
-        responses={(200, "text/csv"): OpenApiTypes.BINARY, 404: None, 409: None},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="Unknown report, or not yours"),
+            409: OpenApiResponse(description="The report is pending, running or failed"),
+        },
         summary="Download a COMPLETE report's CSV (409 while it is pending, running or failed)",
     )
     def get(self, request, report_id):
-        report = _complete_report(report_id)
+        report = _complete_report(report_id, request.user)
         filename = f"{DOWNLOAD_NAMES[report.kind]}-{report.id}.csv"
         return FileResponse(
             _open(report.csv_file), as_attachment=True, filename=filename, content_type="text/csv; charset=utf-8"
@@ -132,11 +147,15 @@ class ReportDownloadApi(APIView):
 
 class ReportMetadataApi(APIView):
     @extend_schema(
-        responses={200: OpenApiTypes.OBJECT, 404: None, 409: None},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            404: OpenApiResponse(description="Unknown report, or not yours"),
+            409: OpenApiResponse(description="The report is pending, running or failed"),
+        },
         summary="A COMPLETE report's JSON metadata (algorithm, parameters, now, counts, timings)",
     )
     def get(self, request, report_id):
-        report = _complete_report(report_id)
+        report = _complete_report(report_id, request.user)
         filename = f"{DOWNLOAD_NAMES[report.kind]}-{report.id}.json"
         return FileResponse(
             _open(report.metadata_file), as_attachment=False, filename=filename, content_type="application/json"
@@ -145,30 +164,53 @@ class ReportMetadataApi(APIView):
 
 class ReportListApi(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("kind", str, required=False, enum=ReportKind.values)],
-        responses=ReportOutput(many=True),
-        summary="Reports, newest first (cursor pagination)",
+        parameters=[ReportListInput],
+        responses=ReportPageOutput,
+        summary="Reports you may read, newest first (cursor pagination): staff all, others their own",
+        operation_id="reports_list",
     )
     def get(self, request):
-        queryset = selectors.report_list()
-        kind = request.query_params.get("kind")
-        if kind:
-            queryset = queryset.filter(kind=kind)
+        query = ReportListInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        queryset = selectors.report_list(user=request.user)
+        if query.validated_data.get("kind"):
+            queryset = queryset.filter(kind=query.validated_data["kind"])
         paginator = ReportCursorPagination()
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(ReportOutput(page, many=True).data)
 
 
 class StoreDataUploadApi(APIView):
+    """Small imports in the request; large ones with ``manage.py import_store_data`` (its own process).
+
+    The body's declared size is checked before any of it is read or stored; each file's lines,
+    columns and bytes are checked while it is parsed, in bounded chunks.
+    """
+
     permission_classes = [StaffForWrites]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
 
     @extend_schema(
-        request={"multipart/form-data": StoreDataUploadInput},
-        responses={200: StoreDataImportOutput, 400: None, 413: None},
+        request={"multipart/form-data": UPLOAD_REQUEST_SCHEMA},
+        responses={
+            200: StoreDataImportOutput,
+            400: OpenApiResponse(description="A file is refused (bad rows, lines, columns); nothing was imported"),
+            413: OpenApiResponse(description="The upload is over FILE_UPLOAD_MAX_SIZE"),
+        },
         summary="Upload store_status.csv, menu_hours.csv and/or timezones.csv (all or nothing)",
     )
     def post(self, request):
+        limit = settings.FILE_UPLOAD_MAX_SIZE
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit + MULTIPART_OVERHEAD_BYTES:
+            raise PayloadTooLarge(
+                f"The upload has {declared} bytes; the limit is {limit}. Import larger files with "
+                "manage.py import_store_data.",
+                details={"limit": limit},
+            )
         unknown = sorted(set(request.FILES) - set(UPLOAD_FIELDS))
         if unknown:
             raise ValidationFailed(
@@ -177,7 +219,6 @@ class StoreDataUploadApi(APIView):
             )
         if not request.FILES:
             raise ValidationFailed(f"Upload at least one of the files {', '.join(UPLOAD_FIELDS)}.")
-        limit = settings.FILE_UPLOAD_MAX_SIZE
         sources = {}
         for field, name in UPLOAD_FIELDS.items():
             upload = request.FILES.get(field)

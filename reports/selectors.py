@@ -20,21 +20,37 @@ from reports.models import Report, ReportStatus, Store, StoreHours, StorePoll
 US_PER_SECOND = 1_000_000
 
 
-def report_list() -> QuerySet:
-    return Report.objects.select_related("job", "requested_by").order_by("-created_at", "-id")
+def report_list(*, user=None) -> QuerySet:
+    """Reports newest first; with ``user``, only those that user may read (see ``readable_by``)."""
+    reports = Report.objects.select_related("job", "requested_by").order_by("-created_at", "-id")
+    return reports if user is None else readable_by(reports, user)
 
 
-def report_get(report_id) -> Report | None:
-    """The report with that id, or None for an unknown or malformed id."""
+def readable_by(reports: QuerySet, user) -> QuerySet:
+    """Who may read what: staff read every report; anyone else the reports they requested.
+
+    Scheduled reports (no requester) are therefore for staff only. Reports can hold data that a
+    read-only user should not see all of (every actor's failures, every store's uptime).
+    """
+    if user is not None and user.is_authenticated and user.is_staff:
+        return reports
+    if user is None or not user.is_authenticated:
+        return reports.none()
+    return reports.filter(requested_by=user)
+
+
+def report_get(report_id, *, user=None) -> Report | None:
+    """The report with that id (that ``user`` may read), or None for an unknown or malformed id."""
     try:
         key = report_id if isinstance(report_id, uuid.UUID) else uuid.UUID(str(report_id))
     except (ValueError, TypeError, AttributeError):
         return None
-    return Report.objects.select_related("job", "requested_by").filter(pk=key).first()
+    return report_list(user=user).filter(pk=key).first()
 
 
-def report_get_or_404(report_id) -> Report:
-    report = report_get(report_id)
+def report_get_or_404(report_id, *, user=None) -> Report:
+    """Raises NotFound for an unknown report and for one ``user`` may not read (its existence stays hidden)."""
+    report = report_get(report_id, user=user)
     if report is None:
         raise NotFound(f"Report {report_id} does not exist.")
     return report

@@ -2,14 +2,20 @@
 
 from rest_framework import serializers
 
+from config.api_fields import AwareDateTimeField, QueryInput
+from jobs.serializers import PageInput
 from reports import selectors
 from reports.models import Report, ReportKind, ReportStatus
 
 
 class ReportTriggerInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReportKind.choices, required=False, default=ReportKind.STORE_UPTIME)
-    since = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    since = AwareDateTimeField(required=False, allow_null=True, default=None, help_text="task_execution only.")
+    until = AwareDateTimeField(required=False, allow_null=True, default=None, help_text="task_execution only.")
+
+
+class ReportListInput(PageInput):
+    kind = serializers.ChoiceField(choices=ReportKind.choices, required=False)
 
 
 class ReportTriggerOutput(serializers.Serializer):
@@ -18,8 +24,8 @@ class ReportTriggerOutput(serializers.Serializer):
     task_id = serializers.CharField(allow_null=True)
 
 
-class ReportStatusInput(serializers.Serializer):
-    report_id = serializers.CharField()
+class ReportStatusInput(QueryInput):
+    report_id = serializers.UUIDField()
 
 
 class ReportStatusOutput(serializers.Serializer):
@@ -66,12 +72,12 @@ class ReportOutput(serializers.ModelSerializer):
         return selectors.report_state(report).error
 
 
-class StoreDataUploadInput(serializers.Serializer):
-    store_status = serializers.FileField(required=False, help_text="store_status.csv")
-    menu_hours = serializers.FileField(required=False, help_text="menu_hours.csv")
-    timezones = serializers.FileField(required=False, help_text="timezones.csv")
-
-
 class StoreDataImportOutput(serializers.Serializer):
     files = serializers.ListField(child=serializers.DictField())
     seconds = serializers.FloatField()
+
+
+class ReportPageOutput(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = ReportOutput(many=True)

@@ -10,24 +10,30 @@ row is line 2 (a quoted field spanning lines would shift them: the data have non
 from __future__ import annotations
 
 import csv
-import io
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from reports.csv_limits import MAX_COLUMNS, LimitExceeded, limited_text
+
 STORE_STATUS = "store_status.csv"
 MENU_HOURS = "menu_hours.csv"
 TIMEZONES = "timezones.csv"
 FILE_NAMES = (STORE_STATUS, MENU_HOURS, TIMEZONES)
 
-CHUNK_ROWS = 500_000
+# Rows parsed at a time: bounds the memory of a file's strings (a web request may parse one).
+CHUNK_ROWS = 100_000
 MAX_STORE_ID_LENGTH = 255
 MAX_TIMEZONE_LENGTH = 255
 MAX_LISTED_BAD_ROWS = 100
 US_PER_SECOND = 1_000_000
+# A poll "in the future" beyond this is refused: a report's "now" is its latest poll, and one poll
+# dated 9999-12-31 would move it for every report after.
+MAX_CLOCK_SKEW_SECONDS = 300
 
 TIME_PATTERN = r"^(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$"
 
@@ -97,7 +103,12 @@ class _StoreIdTable:
         local, uniques = pd.factorize(raw, sort=False)
         stripped = [str(u).strip() for u in uniques]
         lengths = np.array([len(s) for s in stripped], dtype=np.int64)[local] if len(local) else np.zeros(0, np.int64)
-        mapped = np.array([self.codes.setdefault(s, len(self.codes)) if s else -1 for s in stripped], dtype=np.int64)
+        if bad.count:  # the file is refused already: keep no ids (a rejected upload stays small)
+            mapped = np.full(len(stripped), -1, dtype=np.int64)
+        else:
+            mapped = np.array(
+                [self.codes.setdefault(s, len(self.codes)) if s else -1 for s in stripped], dtype=np.int64
+            )
         codes = mapped[local] if len(local) else np.zeros(0, np.int64)
         values = raw.to_numpy()
         bad.add(valid & (lengths == 0), "empty store_id", values, lines)
@@ -149,15 +160,22 @@ def _chunks(source, name: str, wanted: dict[str, tuple[str, ...]]) -> Iterator[t
     lines stay as rows of empty strings, so that a row's index still gives its line number.
     """
     handle, owned = _open_binary(source)
-    text = io.TextIOWrapper(handle, encoding="utf-8-sig", newline="")
+    text = limited_text(handle, name)
     try:
         try:
             header_line = text.readline()
         except UnicodeDecodeError:
             raise InputFileError(f"{name} is not UTF-8 text.") from None
+        except LimitExceeded as exc:
+            raise InputFileError(str(exc)) from None
         if not header_line.strip():
             raise InputFileError(f"{name} is empty: a header line is required.")
-        header = next(csv.reader([header_line]))
+        try:
+            header = next(csv.reader([header_line]))
+        except csv.Error as exc:
+            raise InputFileError(f"{name} has a malformed header line: {exc}.") from None
+        if len(header) > MAX_COLUMNS:
+            raise InputFileError(f"{name} has {len(header)} columns in its header; at most {MAX_COLUMNS} are read.")
         positions: dict[str, int] = {}
         for index, column in enumerate(header):
             positions.setdefault(_normalise_header(column), index)
@@ -191,15 +209,16 @@ def _chunks(source, name: str, wanted: dict[str, tuple[str, ...]]) -> Iterator[t
                 offset += len(chunk)
         except pd.errors.EmptyDataError:
             return
+        except LimitExceeded as exc:
+            raise InputFileError(str(exc)) from None
         except pd.errors.ParserError as exc:
             raise InputFileError(f"{name} is not a well-formed CSV: {_shift_line_numbers(str(exc))}") from None
         except UnicodeDecodeError:
             raise InputFileError(f"{name} is not UTF-8 text.") from None
     finally:
+        text.close()  # closes the limit checker, which leaves the caller's file open
         if owned:
-            text.close()
-        else:
-            text.detach()  # the caller's file stays open
+            handle.close()
 
 
 Convert = Callable[[pd.DataFrame, BadRows, np.ndarray, np.ndarray], dict[str, np.ndarray]]
@@ -249,6 +268,9 @@ def _status_values(chunk: pd.DataFrame, bad: BadRows, valid: np.ndarray, lines: 
     time_us, bad_time = parse_utc_timestamps(raw)
     bad.add(valid & bad_time, "unparseable timestamp", raw, lines)
     valid &= ~bad_time
+    future = time_us > int((time.time() + MAX_CLOCK_SKEW_SECONDS) * US_PER_SECOND)
+    bad.add(valid & future, "timestamp in the future", raw, lines)
+    valid &= ~future
     return {"time_us": time_us, "active": active}
 
 

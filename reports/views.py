@@ -1,4 +1,7 @@
-"""Dashboard pages of the reports app (server-rendered, login required; triggering is for staff)."""
+"""Dashboard pages of the reports app (server-rendered, login required; triggering is for staff).
+
+Staff see every report; other users the reports they requested (``selectors.readable_by``).
+"""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,7 +20,7 @@ PAGE_SIZE = 50
 @require_GET
 @login_required
 def report_list(request):
-    reports = list(selectors.report_list()[:PAGE_SIZE])
+    reports = list(selectors.report_list(user=request.user)[:PAGE_SIZE])
     rows = [(report, selectors.report_state(report)) for report in reports]
     return render(
         request,
@@ -29,7 +32,7 @@ def report_list(request):
 @require_GET
 @login_required
 def report_detail(request, report_id):
-    report = selectors.report_get(report_id)
+    report = selectors.report_get(report_id, user=request.user)
     if report is None:
         raise Http404("No such report.")
     return render(request, "reports/detail.html", {"report": report, "state": selectors.report_state(report)})

@@ -68,3 +68,21 @@ def reader_browser(reader_user):
     client = Client()
     client.force_login(reader_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Test users are made by the hundred: a deliberately slow hash (about 0.4 s each) is not
+    what these tests examine. The live and lockout tests sign in with real passwords all the same."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttles(settings):
+    """Throttle and failed-authentication counts of one test never leak into the next (LocMem only:
+    clearing a shared cache would empty someone else's)."""
+    from django.core.cache import cache
+
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        cache.clear()
+    yield

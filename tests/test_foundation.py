@@ -17,8 +17,10 @@ def test_liveness_needs_no_login(client):
 
 
 @pytest.mark.django_db
-def test_health_reports_each_part_and_503_without_workers(client):
-    response = client.get("/api/v1/health")
+def test_health_reports_each_part_and_503_without_workers(client, reader_client):
+    anonymous = client.get("/api/v1/health")
+    assert anonymous.json() == {"status": "unavailable"} and anonymous.status_code == 503
+    response = reader_client.get("/api/v1/health")
     body = response.json()
     assert set(body["checks"]) == {"database", "redis", "workers", "scheduler"}
     assert body["checks"]["database"]["ok"] is True
@@ -68,8 +70,12 @@ def test_openapi_schema_validates(staff_client):
 
 
 @pytest.mark.django_db
-def test_api_docs_page_renders(staff_client):
-    assert staff_client.get("/api/docs/").status_code == 200
+def test_api_docs_page_renders_from_our_own_static_files(staff_browser, client):
+    page = staff_browser.get("/api/docs/")
+    assert page.status_code == 200
+    assert b"cdn.jsdelivr" not in page.content and b"/static/drf_spectacular_sidecar/" in page.content
+    assert client.get("/api/docs/").status_code == 302  # sign in first
+    assert client.get("/api/schema/").status_code in (401, 403)
 
 
 @pytest.mark.django_db

@@ -1,7 +1,7 @@
 """The scheduler's own actor: a periodic system health check whose result is kept on its job."""
 
 from jobs import selectors
-from jobs.registry import job_actor
+from jobs.registry import INTERNAL, job_actor
 from jobs.retry import Fixed
 
 
@@ -11,6 +11,7 @@ from jobs.retry import Fixed
     retry=Fixed(max_retries=0),
     time_limit=60,
     soft_time_limit=50,
+    visibility=INTERNAL,
 )
 def health_check():
     """Checks the database, Redis, workers and scheduler; the report is the job's result."""

@@ -22,7 +22,7 @@ class ScheduleAdminForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "actor_name" in self.fields:
-            self.fields["actor_name"].help_text = "Registered actors: " + ", ".join(registry.actor_names())
+            self.fields["actor_name"].help_text = "Actors: " + ", ".join(registry.public_actor_names())
 
     def clean(self):
         cleaned = super().clean()
@@ -40,6 +40,10 @@ class ScheduleAdminForm(forms.ModelForm):
             or (values["enabled"] and not self.instance.enabled)
         )
         try:
+            if check_actor and "actor_name" in self.changed_data:
+                services.check_public_actor(values["actor_name"])  # internal actors are the platform's
+            if self.instance.pk is not None:
+                services.check_internal_schedule_edit(self.instance, values)
             services.validate_fields(values, check_actor_name=check_actor)
         except ApplicationError as exc:
             field = (exc.details or {}).get("field")

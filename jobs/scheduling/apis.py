@@ -1,6 +1,6 @@
 """The schedules API: thin views over the scheduler's services (writes) and selectors (reads)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,11 +25,15 @@ class ScheduleListApi(APIView):
     def get(self, request):
         return Response(ScheduleOutput(selectors.schedule_list(), many=True).data)
 
-    @extend_schema(request=ScheduleInput, responses={201: ScheduleDetailOutput}, summary="Create a schedule")
+    @extend_schema(
+        request=ScheduleInput, responses={201: ScheduleDetailOutput}, summary="Create a schedule (public actors only)"
+    )
     def post(self, request):
         payload = ScheduleInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        schedule = services.schedule_create(**payload.to_service_kwargs())
+        fields = payload.to_service_kwargs()
+        services.check_public_actor(fields["actor_name"])
+        schedule = services.schedule_create(**fields)
         return Response(ScheduleDetailOutput(_schedule_or_404(schedule.pk)).data, status=201)
 
 
@@ -40,11 +44,19 @@ class ScheduleDetailApi(APIView):
     def get(self, request, schedule_id):
         return Response(ScheduleDetailOutput(_schedule_or_404(schedule_id)).data)
 
-    @extend_schema(request=ScheduleInput(partial=True), responses=ScheduleDetailOutput, summary="Edit a schedule")
+    @extend_schema(
+        request=ScheduleInput(partial=True),
+        responses=ScheduleDetailOutput,
+        summary="Edit a schedule (a built-in schedule of an internal actor keeps its actor and arguments)",
+    )
     def patch(self, request, schedule_id):
         payload = ScheduleInput(data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
-        services.schedule_update(schedule_id=schedule_id, **payload.to_service_kwargs())
+        changes = payload.to_service_kwargs()
+        if "actor_name" in changes:
+            services.check_public_actor(changes["actor_name"])
+        services.check_internal_schedule_edit(_schedule_or_404(schedule_id), changes)
+        services.schedule_update(schedule_id=schedule_id, **changes)
         return Response(ScheduleDetailOutput(_schedule_or_404(schedule_id)).data)
 
     @extend_schema(request=None, responses={204: None}, summary="Delete a schedule (its jobs stay)")
@@ -76,7 +88,7 @@ class ScheduleRunNowApi(APIView):
 
     @extend_schema(
         request=None,
-        responses={201: JobOutput},
+        responses={201: JobOutput, 409: OpenApiResponse(description="The previous job still waits or runs.")},
         summary="Run a schedule now (409 while its previous job runs and its overlap policy is skip)",
     )
     def post(self, request, schedule_id):

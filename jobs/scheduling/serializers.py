@@ -2,28 +2,38 @@
 
 from rest_framework import serializers
 
+from config.api_fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from jobs import registry
 from jobs.scheduling import selectors
 from jobs.scheduling.models import OverlapPolicy, Schedule, ScheduleRun
+from jobs.scheduling.services import MAX_MISFIRE_GRACE_SECONDS
+from jobs.scheduling.triggers import MAX_INTERVAL_SECONDS
+from jobs.serializers import ActorNameField, JSONArrayField, JSONObjectField
+from jobs.validation import PRIORITY_RANGE
 
 # API name → model/service name.
 INPUT_TO_FIELD = {"actor": "actor_name", "queue": "queue_name"}
 
 
 class ScheduleInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    actor = serializers.CharField(max_length=200)
-    args = serializers.JSONField(required=False, default=list)
-    kwargs = serializers.JSONField(required=False, default=dict)
-    cron = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    interval_seconds = serializers.IntegerField(required=False, allow_null=True, default=None)
-    timezone = serializers.CharField(max_length=64, required=False, default="UTC")
-    enabled = serializers.BooleanField(required=False, default=True)
-    queue = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    priority = serializers.IntegerField(required=False, default=0)
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
+    actor = ActorNameField(help_text="A public actor; internal ones are the platform's own.")
+    args = JSONArrayField(required=False, default=list)
+    kwargs = JSONObjectField(required=False, default=dict)
+    cron = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
+    interval_seconds = StrictIntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=MAX_INTERVAL_SECONDS
+    )
+    timezone = StrictCharField(max_length=64, required=False, default="UTC")
+    enabled = StrictBooleanField(required=False, default=True)
+    queue = serializers.ChoiceField(choices=registry.QUEUES, required=False, allow_blank=True, default="")
+    priority = StrictIntegerField(required=False, default=0, min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1])
     overlap = serializers.ChoiceField(choices=OverlapPolicy.choices, required=False, default=OverlapPolicy.SKIP)
-    misfire_grace_seconds = serializers.IntegerField(required=False, default=300)
-    coalesce = serializers.BooleanField(required=False, default=True)
+    misfire_grace_seconds = StrictIntegerField(
+        required=False, default=300, min_value=1, max_value=MAX_MISFIRE_GRACE_SECONDS
+    )
+    coalesce = StrictBooleanField(required=False, default=True)
 
     def to_service_kwargs(self) -> dict:
         """The validated data under the services' argument names (only the fields sent, when partial)."""
@@ -33,7 +43,7 @@ class ScheduleInput(serializers.Serializer):
 class LastJobOutput(serializers.Serializer):
     id = serializers.UUIDField()
     status = serializers.CharField()
-    finished_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class ScheduleOutput(serializers.ModelSerializer):

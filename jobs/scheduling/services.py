@@ -7,17 +7,15 @@ yields at most one job even when two schedulers fire it (the job is published on
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs import registry
-from jobs.errors import NotFound, PayloadTooLarge, UnknownActor, ValidationFailed
+from jobs import registry, validation
+from jobs.errors import NotFound, UnknownActor, ValidationFailed
 from jobs.models import LIVE_STATUSES, Job
 from jobs.scheduling import triggers
 from jobs.scheduling.errors import ScheduleBusy
@@ -43,7 +41,10 @@ EDITABLE_FIELDS = {
     "misfire_grace_seconds": "misfire_grace_seconds",
     "coalesce": "coalesce",
 }
-PRIORITY_RANGE = (-100, 100)
+PRIORITY_RANGE = validation.PRIORITY_RANGE
+MAX_MISFIRE_GRACE_SECONDS = 7 * 86400
+# What a schedule of an internal actor keeps as the platform set it: its actor and arguments.
+INTERNAL_FIXED_FIELDS = ("actor_name", "args", "kwargs", "queue_name", "priority")
 
 
 # --- Validation -----------------------------------------------------------------------------------
@@ -63,18 +64,32 @@ def check_actor(actor_name: str) -> None:
         )
 
 
-def _check_payload(args, kwargs) -> None:
+def _check_payload(args, kwargs, actor_name: str) -> None:
+    """Plain JSON within the limits (jobs.validation), and a call that fits the actor's signature."""
     if not isinstance(args, list):
         raise _invalid("args", "must be a JSON array")
     if not isinstance(kwargs, dict):
         raise _invalid("kwargs", "must be a JSON object")
-    try:
-        encoded = json.dumps([args, kwargs], separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as exc:
-        raise _invalid("args", f"args and kwargs must be JSON-serialisable: {exc}") from None
-    limit = settings.JOBS["MAX_ARGS_BYTES"]
-    if len(encoded) > limit:
-        raise PayloadTooLarge(f"args and kwargs take {len(encoded)} bytes as JSON; the limit is {limit}.")
+    args, kwargs = validation.validate_payload(args, kwargs)
+    spec = registry.get_spec(actor_name)
+    if spec is not None and spec.fn is not None:
+        validation.validate_call(spec, args, kwargs)
+
+
+def check_public_actor(actor_name: str) -> None:
+    """For the API and forms: users schedule public actors only (ValidationFailed, UnknownActor)."""
+    validation.validate_public_actor(actor_name)
+
+
+def check_internal_schedule_edit(schedule: Schedule, changes: dict) -> None:
+    """A schedule of an internal actor may be re-timed, paused or renamed, not given other work."""
+    spec = registry.get_spec(schedule.actor_name)
+    if spec is None or not spec.internal:
+        return
+    touched = [f for f in INTERNAL_FIXED_FIELDS if f in changes and changes[f] != getattr(schedule, f)]
+    if touched:
+        field = EDITABLE_FIELDS[touched[0]]
+        raise _invalid(field, f"is fixed: {schedule.actor_name} is an internal actor, run as the platform set it")
 
 
 def validate_fields(values: dict, *, check_actor_name: bool = True) -> None:
@@ -89,7 +104,7 @@ def validate_fields(values: dict, *, check_actor_name: bool = True) -> None:
         raise _invalid("actor", "may not be blank", valid_actors=registry.actor_names())
     if check_actor_name:
         check_actor(actor_name)
-    _check_payload(values.get("args"), values.get("kwargs"))
+    _check_payload(values.get("args"), values.get("kwargs"), actor_name)
     try:
         triggers.build_trigger(
             cron=values.get("cron") or "", interval_seconds=values.get("interval_seconds"), tz=values.get("timezone")
@@ -105,8 +120,10 @@ def validate_fields(values: dict, *, check_actor_name: bool = True) -> None:
     if values.get("overlap") not in OverlapPolicy.values:
         raise _invalid("overlap", f"must be one of {', '.join(OverlapPolicy.values)}")
     grace = values.get("misfire_grace_seconds")
-    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 1:
-        raise _invalid("misfire_grace_seconds", "must be a whole number of seconds, 1 or more")
+    if isinstance(grace, bool) or not isinstance(grace, int) or not 1 <= grace <= MAX_MISFIRE_GRACE_SECONDS:
+        raise _invalid(
+            "misfire_grace_seconds", f"must be a whole number of seconds from 1 to {MAX_MISFIRE_GRACE_SECONDS}"
+        )
 
 
 def _values_of(schedule: Schedule) -> dict:

@@ -36,7 +36,7 @@ class TriggerError(ValueError):
 def parse_timezone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America" names a folder of zones
         raise TriggerError("timezone", f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)") from None
 
 
@@ -108,9 +108,14 @@ def cron_trigger(expression: str, tz: str = "UTC") -> CronTrigger:
     return trigger
 
 
+MAX_INTERVAL_SECONDS = 366 * 86400  # a longer period is a cron expression's job; much longer overflows dates
+
+
 def interval_trigger(seconds, tz: str = "UTC") -> IntervalTrigger:
-    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
-        raise TriggerError("interval_seconds", f"must be a whole number of seconds above 0, got {seconds!r}")
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not 0 < seconds <= MAX_INTERVAL_SECONDS:
+        raise TriggerError(
+            "interval_seconds", f"must be a whole number of seconds from 1 to {MAX_INTERVAL_SECONDS}, got {seconds!r}"
+        )
     return IntervalTrigger(seconds=seconds, start_date=EPOCH, timezone=parse_timezone(tz))
 
 

@@ -52,6 +52,14 @@
 
   document.querySelectorAll("[data-live]").forEach(start);
 
+  // Buttons that change or delete things ask first: data-confirm="question" on the button (or form).
+  // Here rather than in onclick attributes, which the Content-Security-Policy does not run.
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var question = (button && button.getAttribute("data-confirm")) || event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  }, true);
+
   // "Select all" boxes of bulk forms (they live outside the refreshed region).
   document.addEventListener("change", function (event) {
     var all = event.target.closest("[data-select-all]");

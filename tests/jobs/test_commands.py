@@ -62,3 +62,28 @@ def test_prune_jobs_deletes_old_finished_jobs():
     JobFactory(status=S.SUCCEEDED, finished_at=timezone.now())
     assert "Deleted 1" in run("prune_jobs", "--older-than-days", "7")
     assert Job.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--args", '["a\\u0000"]'], "NUL"),
+        (["--kwargs", '{"k": "\\ud800"}'], "lone surrogate"),
+        (["--priority", "40000"], "priority must be a whole number from -100 to 100"),
+        (["--eta", "2030-13-45T00:00:00Z"], "ISO 8601"),
+        (["--eta", "2030-01-01T00:00:00"], "time zone"),
+    ],
+)
+def test_submit_job_refuses_what_used_to_crash_it(options, message):
+    with pytest.raises(CommandError, match=message):
+        run("submit_job", "echo", *options)
+    with pytest.raises(CommandError, match="seconds"):
+        run("submit_job", "countdown", "--args", '["ten"]')
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_submit_job_may_run_internal_actors_for_operators():
+    run("submit_job", "jobs.prune", "--kwargs", '{"older_than_days": 90}')
+    assert Job.objects.get().actor_name == "jobs.prune"

@@ -60,20 +60,21 @@ def test_only_staff_may_trigger_and_everyone_must_sign_in(reader_client, db):
     assert anonymous.get("/api/v1/reports").status_code in (401, 403)
 
 
-def test_status_of_a_complete_report_links_its_csv(reader_client):
+def test_status_of_a_complete_report_links_its_csv(staff_client):
     report = complete_report()
-    body = reader_client.get("/api/v1/reports/status", {"report_id": str(report.id)}).json()
+    body = staff_client.get("/api/v1/reports/status", {"report_id": str(report.id)}).json()
     assert body["status"] == "COMPLETE"
     assert body["url"] == f"http://testserver/api/v1/reports/{report.id}/download"
     assert body["row_count"] == 2 and body["progress"] == 100
 
 
 @pytest.mark.parametrize("report_id", [str(uuid.uuid4()), "not-a-uuid", "../../etc/passwd"])
-def test_unknown_reports_are_404(reader_client, report_id):
-    response = reader_client.get("/api/v1/reports/status", {"report_id": report_id})
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
-    assert reader_client.get(f"/api/v1/reports/{report_id}/download").status_code == 404
+def test_unknown_reports_are_404_and_malformed_ids_400(staff_client, report_id):
+    response = staff_client.get("/api/v1/reports/status", {"report_id": report_id})
+    malformed = report_id != report_id.strip("./") or "-a-" in report_id
+    assert response.status_code == (400 if malformed else 404)
+    assert response.json()["error"]["code"] == ("invalid" if malformed else "not_found")
+    assert staff_client.get(f"/api/v1/reports/{report_id}/download").status_code == 404
 
 
 def test_status_needs_a_report_id(reader_client):
@@ -82,21 +83,21 @@ def test_status_needs_a_report_id(reader_client):
     assert response.json()["error"]["code"] == "invalid"
 
 
-def test_a_failed_report_shows_its_reason(reader_client):
+def test_a_failed_report_shows_its_reason(staff_client):
     report = services.report_request()
     with pytest.raises(PermanentError):
         services.store_report_generate(report_id=report.id)
-    body = reader_client.get("/api/v1/reports/status", {"report_id": str(report.id)}).json()
+    body = staff_client.get("/api/v1/reports/status", {"report_id": str(report.id)}).json()
     assert body["status"] == "FAILED"
     assert "import store_status.csv first" in body["error"]
-    response = reader_client.get(f"/api/v1/reports/{report.id}/download")
+    response = staff_client.get(f"/api/v1/reports/{report.id}/download")
     assert response.status_code == 409
     assert "import store_status.csv first" in response.json()["error"]["message"]
 
 
-def test_download_serves_the_csv_to_signed_in_users(reader_client):
+def test_download_serves_the_csv_to_staff(staff_client):
     report = complete_report()
-    response = reader_client.get(f"/api/v1/reports/{report.id}/download")
+    response = staff_client.get(f"/api/v1/reports/{report.id}/download")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert f'filename="store-uptime-report-{report.id}.csv"' in response["Content-Disposition"]
@@ -104,22 +105,22 @@ def test_download_serves_the_csv_to_signed_in_users(reader_client):
     assert content.splitlines()[0].startswith("store_id,uptime_last_hour")
     assert len(content.splitlines()) == 3
     assert APIClient().get(f"/api/v1/reports/{report.id}/download").status_code in (401, 403)
-    metadata = reader_client.get(f"/api/v1/reports/{report.id}/metadata")
+    metadata = staff_client.get(f"/api/v1/reports/{report.id}/metadata")
     assert metadata.status_code == 200
     assert b'"algorithm"' in b"".join(metadata.streaming_content)
 
 
-def test_download_before_completion_is_409(reader_client, db):
+def test_download_before_completion_is_409(staff_client, db):
     report = services.report_request()
-    response = reader_client.get(f"/api/v1/reports/{report.id}/download")
+    response = staff_client.get(f"/api/v1/reports/{report.id}/download")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "report_not_ready"
 
 
-def test_a_report_whose_file_is_gone_is_404(reader_client, settings):
+def test_a_report_whose_file_is_gone_is_404(staff_client, settings):
     report = complete_report()
     (settings.REPORTS_DIR / report.csv_file).unlink()
-    assert reader_client.get(f"/api/v1/reports/{report.id}/download").status_code == 404
+    assert staff_client.get(f"/api/v1/reports/{report.id}/download").status_code == 404
 
 
 def test_list_is_newest_first_and_paginated(staff_client, django_assert_max_num_queries):
@@ -201,3 +202,37 @@ def test_the_openapi_schema_has_the_reports_api(staff_client):
         "/api/v1/reports/{report_id}/download",
         "/api/v1/reports/store-data",
     } <= set(spec["paths"])
+
+
+def test_reports_belong_to_who_requested_them_and_staff_read_all(staff_user, reader_user, reader_client, staff_client):
+    mine = complete_report()
+    mine.requested_by = reader_user
+    mine.save(update_fields=["requested_by"])
+    scheduled = services.report_request()  # no requester: a schedule's
+    others = services.report_request(requested_by=staff_user)
+    listed = {r["report_id"] for r in reader_client.get("/api/v1/reports").json()["results"]}
+    assert listed == {str(mine.id)}
+    assert reader_client.get("/api/v1/reports/status", {"report_id": str(mine.id)}).status_code == 200
+    assert reader_client.get(f"/api/v1/reports/{mine.id}/download").status_code == 200
+    for hidden in (scheduled, others):
+        assert reader_client.get("/api/v1/reports/status", {"report_id": str(hidden.id)}).status_code == 404
+        assert reader_client.get(f"/api/v1/reports/{hidden.id}/download").status_code == 404
+        assert reader_client.get(f"/api/v1/reports/{hidden.id}/metadata").status_code == 404
+    everything = {r["report_id"] for r in staff_client.get("/api/v1/reports").json()["results"]}
+    assert everything == {str(mine.id), str(scheduled.id), str(others.id)}
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ({"kind": "AAA"}, 400),
+        ({"page_size": "0"}, 400),
+        ({"page_size": "x"}, 400),
+        ({"cursor": "cD1ub3RhZGF0ZQ=="}, 404),
+    ],
+)
+def test_list_refuses_bad_parameters(staff_client, query, status):
+    services.report_request()
+    response = staff_client.get("/api/v1/reports", query)
+    assert response.status_code == status
+    assert set(response.json()["error"]) == {"code", "message", "details"}

@@ -124,7 +124,7 @@ def test_a_stores_first_timezone_row_wins():
 def test_a_malformed_csv_names_the_line():
     with pytest.raises(InputFileError, match=r"Expected 2 fields in line 3, saw 3"):
         store_input.parse_timezones(source("store_id,timezone_str\n1,UTC\n2,UTC,extra\n"))
-    with pytest.raises(InputFileError, match=r"starting at line 4"):
+    with pytest.raises(InputFileError, match=r"line 4: has an unterminated quote"):
         store_input.parse_timezones(source('store_id,timezone_str\n1,UTC\n2,UTC\n3,"x\n'))
 
 

@@ -95,3 +95,26 @@ def test_actions_pause_resume_and_run_now(admin_client):
         assert response.status_code == 302
     schedule.refresh_from_db()
     assert schedule.enabled and ScheduleRun.objects.filter(schedule=schedule, manual=True).count() == 1
+
+
+def test_the_admin_refuses_internal_actors_and_keeps_a_built_in_schedules_arguments(admin_client):
+    add = admin_client.post(
+        "/admin/jobs/schedule/add/", form_data(name="sneaky", actor_name="jobs.prune", kwargs='{"older_than_days": -1}')
+    )
+    assert add.status_code == 200 and b"internal" in add.content
+    assert not Schedule.objects.filter(name="sneaky").exists()
+    prune = Schedule.objects.get(name="Prune old jobs")
+    change = admin_client.post(
+        f"/admin/jobs/schedule/{prune.pk}/change/",
+        form_data(
+            name=prune.name,
+            actor_name=prune.actor_name,
+            cron=prune.cron,
+            queue_name=prune.queue_name,
+            misfire_grace_seconds=str(prune.misfire_grace_seconds),
+            kwargs='{"older_than_days": -1}',
+        ),
+    )
+    assert change.status_code == 200 and b"is fixed" in change.content
+    prune.refresh_from_db()
+    assert prune.kwargs == {}

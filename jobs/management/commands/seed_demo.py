@@ -22,4 +22,7 @@ class Command(BaseCommand):
         services.submit("echo", "hello", greeting="world", idempotency_key="demo-echo")
         services.submit("countdown", 20, idempotency_key="demo-countdown")
         services.job_submit_many(actor_name="noop", calls=[([], {}) for _ in range(20)])
-        self.stdout.write("Demo data: submitted 22 demo jobs (echo, countdown, noop).")
+        # Retries to watch: one job that succeeds on its third attempt, one that ends in the dead letters.
+        services.submit("demo.flaky", failures=2, idempotency_key="demo-flaky")
+        services.submit("demo.always_fails", idempotency_key="demo-always-fails")
+        self.stdout.write("Demo data: submitted 24 demo jobs (echo, countdown, noop, demo.flaky, demo.always_fails).")

@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from jobs import services
-from jobs.errors import ApplicationError
+from jobs import registry, services, validation
+from jobs.errors import ApplicationError, UnknownActor
 
 
 class Command(BaseCommand):
@@ -24,10 +24,20 @@ class Command(BaseCommand):
             args_value, kwargs_value = json.loads(json_args), json.loads(json_kwargs)
         except json.JSONDecodeError as exc:
             raise CommandError(f"--args/--kwargs must be JSON: {exc}") from None
-        eta_value = parse_datetime(eta) if eta else None
+        try:
+            eta_value = parse_datetime(eta) if eta else None
+        except ValueError:  # well formed, but not a date (month 13)
+            eta_value = None
         if eta and eta_value is None:
             raise CommandError(f"--eta {eta!r} is not an ISO 8601 time.")
         try:
+            # Internal actors are allowed here: whoever runs manage.py operates the platform.
+            spec = registry.get_spec(actor)
+            if spec is None:
+                raise UnknownActor(f"Unknown actor {actor!r}. Valid actors: {', '.join(registry.actor_names())}.")
+            validation.validate_priority(priority)
+            args_value, kwargs_value = validation.validate_payload(args_value, kwargs_value)
+            validation.validate_call(spec, args_value, kwargs_value)
             submitted = services.job_submit(
                 actor_name=actor,
                 args=args_value,
