@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from jobs import retry_guard, services
+from jobs import services
 from jobs.errors import InvalidTransition
 from jobs.models import Job, JobAttempt, JobStatus, Worker, WorkerHost
 
@@ -63,7 +63,7 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected failed or cancelled jobs", permissions=["retry"])
     def retry_jobs(self, request, queryset):
         try:
-            count = retry_guard.jobs_retry_bulk(queryset)
+            count = services.jobs_retry_bulk(queryset)
         except InvalidTransition as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return

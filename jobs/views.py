@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jobs import registry, retry_guard, selectors, services
+from jobs import registry, selectors, services
 from jobs.errors import ApplicationError
 from jobs.forms import JobFilterForm, encode_cursor
 from jobs.models import JobStatus
@@ -183,7 +183,7 @@ def _current_attempt(job, attempts) -> dict | None:
 @staff_action
 def job_retry(request, job_id):
     try:
-        retry_guard.job_retry(job_id=job_id)
+        services.job_retry(job_id=job_id)
         messages.success(request, "The job will run again.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -208,7 +208,7 @@ def jobs_bulk(request):
         messages.error(request, "Select jobs first.")
     elif action == "retry":
         try:
-            count = retry_guard.jobs_retry_bulk(selectors.jobs_by_ids(ids))
+            count = services.jobs_retry_bulk(selectors.jobs_by_ids(ids))
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -247,7 +247,7 @@ def dead_letters_action(request):
     action = request.POST.get("action")
     if action == "retry":
         try:
-            messages.success(request, f"Retried {retry_guard.jobs_retry_bulk(qs)} dead job(s).")
+            messages.success(request, f"Retried {services.jobs_retry_bulk(qs)} dead job(s).")
         except ApplicationError as exc:
             messages.error(request, exc.message)
     elif action == "purge":

@@ -8,12 +8,12 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Now
 
 from jobs import registry, states
 from jobs.errors import InvalidTransition, NotFound
-from jobs.models import TERMINAL_STATUSES, Job, JobAttempt, JobStatus
+from jobs.models import LIVE_STATUSES, TERMINAL_STATUSES, Job, JobAttempt, JobStatus
 from jobs.services.dispatch import jobs_publish
 
 S = JobStatus
@@ -80,8 +80,10 @@ def job_retry(*, job_id) -> Job:
             moved = states.transition(job.pk, "rerun", S.PENDING, where={"status": job.status}, **_rerun_fields(job))
     except IntegrityError:
         raise InvalidTransition(
-            f"Job {job.pk} was not retried: another live job holds its idempotency key {job.idempotency_key!r}.",
+            f"Job {job.pk} cannot run again: a newer live job holds its idempotency key "
+            f"{job.idempotency_key!r}. Cancel that job first, or leave this one as it is.",
             details={"idempotency_key": job.idempotency_key},
+            code="idempotency_key_taken",
         ) from None
     if not moved:
         raise InvalidTransition(f"Job {job.pk} changed state meanwhile; it was not retried.")
@@ -90,17 +92,30 @@ def job_retry(*, job_id) -> Job:
     return job
 
 
+def _without_key_conflicts(queryset: QuerySet) -> QuerySet:
+    """The retryable jobs of ``queryset`` whose idempotency key (if any) no live job holds, and of
+    several sharing a key only the newest: retrying one makes its key live again."""
+    candidates = queryset.filter(status__in=RETRYABLE)
+    taken = Job.objects.filter(status__in=LIVE_STATUSES, idempotency_key__isnull=False).values("idempotency_key")
+    newer_with_same_key = candidates.filter(
+        Q(created_at__gt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__gt=OuterRef("pk")),
+        idempotency_key=OuterRef("idempotency_key"),
+    )
+    return candidates.exclude(idempotency_key__in=taken).exclude(Exists(newer_with_same_key))
+
+
 def jobs_retry_bulk(queryset: QuerySet) -> int:
-    """Retry every failed or cancelled job of ``queryset``; returns how many were retried."""
+    """Retry every failed or cancelled job of ``queryset`` (of those sharing an idempotency key, the
+    newest, and none whose key a live job holds); returns how many were retried."""
     count = 0
     fields = ("id", "status", "attempts", "uncharged_attempts", "actor_name", "max_attempts", "idempotency_key")
-    for job in queryset.filter(status__in=RETRYABLE).only(*fields).iterator():
+    for job in _without_key_conflicts(queryset).only(*fields).iterator():
         try:
             with transaction.atomic():
                 if states.transition(job.pk, "rerun", S.PENDING, where={"status": job.status}, **_rerun_fields(job)):
                     count += 1
                     transaction.on_commit(partial(jobs_publish, [job.pk]), robust=True)
-        except IntegrityError:  # its idempotency key is live again: left as it is
+        except IntegrityError:  # its key was taken meanwhile: left as it is
             continue
     return count
 

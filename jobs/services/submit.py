@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs import registry
-from jobs.errors import PayloadTooLarge, UnknownActor, ValidationFailed
+from jobs import registry, validation
+from jobs.errors import UnknownActor, ValidationFailed
 from jobs.models import LIVE_STATUSES, Job, JobStatus
 from jobs.services.dispatch import jobs_publish
 
@@ -23,26 +21,6 @@ S = JobStatus
 class Submitted:
     job: Job
     created: bool
-
-
-def _validate_payload(args, kwargs) -> tuple[list, dict]:
-    if not isinstance(args, (list, tuple)):
-        raise ValidationFailed("args must be a JSON array.", details={"field": "args"})
-    if not isinstance(kwargs, dict):
-        raise ValidationFailed("kwargs must be a JSON object.", details={"field": "kwargs"})
-    try:
-        encoded = json.dumps([list(args), kwargs], separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed(f"args and kwargs must be JSON-serialisable: {exc}", code="not_json") from None
-    limit = settings.JOBS["MAX_ARGS_BYTES"]
-    if len(encoded.encode()) > limit:
-        raise PayloadTooLarge(
-            f"args and kwargs take {len(encoded.encode())} bytes as JSON; the limit is {limit}.",
-            details={"limit": limit},
-        )
-    # Round-trip so that what the actor receives is exactly what the row stores.
-    args, kwargs = json.loads(encoded)
-    return args, kwargs
 
 
 def _resolve_actor(actor_name: str) -> registry.ActorSpec:
@@ -108,7 +86,9 @@ def job_submit(
     Raises UnknownActor, ValidationFailed or PayloadTooLarge; nothing is written then.
     """
     spec = _resolve_actor(actor_name)
-    args, kwargs = _validate_payload(args, kwargs or {})
+    args, kwargs = validation.validate_payload(args, kwargs or {})
+    validation.validate_call(spec, args, kwargs)
+    validation.validate_priority(priority)
     job = _build_job(
         spec=spec,
         args=args,
@@ -156,8 +136,10 @@ def job_submit_many(
     """Submit many jobs of one actor in one INSERT; their messages go out together on commit."""
     spec = _resolve_actor(actor_name)
     jobs = []
+    validation.validate_priority(priority)
     for args, kwargs in calls:
-        args, kwargs = _validate_payload(args, kwargs or {})
+        args, kwargs = validation.validate_payload(args, kwargs or {})
+        validation.validate_call(spec, args, kwargs)
         jobs.append(
             _build_job(
                 spec=spec,

@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
-from jobs import registry, services, validation
-from jobs.errors import ApplicationError, UnknownActor
+from jobs import services
+from jobs.errors import ApplicationError
 
 
 class Command(BaseCommand):
@@ -32,12 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"--eta {eta!r} is not an ISO 8601 time.")
         try:
             # Internal actors are allowed here: whoever runs manage.py operates the platform.
-            spec = registry.get_spec(actor)
-            if spec is None:
-                raise UnknownActor(f"Unknown actor {actor!r}. Valid actors: {', '.join(registry.actor_names())}.")
-            validation.validate_priority(priority)
-            args_value, kwargs_value = validation.validate_payload(args_value, kwargs_value)
-            validation.validate_call(spec, args_value, kwargs_value)
+            # job_submit validates the actor, the payload, the call and the priority.
             submitted = services.job_submit(
                 actor_name=actor,
                 args=args_value,
