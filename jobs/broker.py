@@ -85,7 +85,7 @@ class Outgoing:
     actor_name: str
     args: list
     kwargs: dict
-    run_alone: bool = False
+    crash_suspect: bool = False
     front: bool = False
 
 
@@ -97,8 +97,8 @@ def publish(outgoing: list[Outgoing]) -> None:
     pipe = broker().client.pipeline(transaction=True)
     for item in outgoing:
         options = {"job_id": item.job_id, "job_token": item.token, "redis_message_id": message_key(item)}
-        if item.run_alone:
-            options["run_alone"] = True
+        if item.crash_suspect:
+            options["crash_suspect"] = True
         message = dramatiq.Message(
             queue_name=item.queue_name,
             actor_name=item.actor_name,

@@ -48,7 +48,7 @@ class JobContext:
     cancel_event: threading.Event = field(default_factory=threading.Event)
     fenced: bool = False
     soft_limit_fired: bool = False
-    run_alone: bool = False
+    crash_suspect: bool = False
     active: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
     _last_progress_write: float = 0.0

@@ -56,9 +56,10 @@ class Job(models.Model):
     uncharged_attempts = models.PositiveIntegerField(default=0)
     # Attempts made before the current retry cycle (a manual retry starts a new one): backoff restarts.
     retry_cycle_start = models.PositiveIntegerField(default=0)
-    # Set when the job was running in a worker process that died with other jobs: its next attempt
-    # runs alone in its process, so that a job that kills its worker is found and charged.
-    run_alone = models.BooleanField(default=False)
+    # Set when the job was running in a worker process that died with other jobs and nobody could
+    # be blamed: until it ends, at most one suspect runs per process, so that the next death of its
+    # process can be blamed on it (charged) and not on the jobs beside it.
+    crash_suspect = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(db_default=Now())
     eta = models.DateTimeField(null=True, blank=True, help_text="The time the submitter asked for.")

@@ -56,7 +56,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='job',
-            name='run_alone',
+            name='crash_suspect',
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(

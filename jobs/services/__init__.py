@@ -12,6 +12,7 @@ Every status change goes through ``jobs.states``.
 from jobs.services.dispatch import jobs_publish, jobs_republish_lost, publish_due
 from jobs.services.execution import (
     ReleaseReason,
+    blame,
     format_traceback,
     job_cancel_requested,
     job_fail_attempt,
@@ -35,6 +36,7 @@ from jobs.services.submit import Submitted, job_submit, job_submit_many, submit
 __all__ = [
     "RETRYABLE",
     "ReleaseReason",
+    "blame",
     "Submitted",
     "format_traceback",
     "job_cancel",

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 S = JobStatus
 
 PUBLISH_CHUNK = 500
-_FIELDS = ("id", "dispatch_token", "queue_name", "actor_name", "args", "kwargs", "run_alone", "status")
+_FIELDS = ("id", "dispatch_token", "queue_name", "actor_name", "args", "kwargs", "crash_suspect", "status")
 
 
 def _due():
@@ -70,7 +70,7 @@ def _publish_locked(queryset, *, front: bool, limit: int) -> int | None:
                 actor_name=row["actor_name"],
                 args=row["args"],
                 kwargs=row["kwargs"],
-                run_alone=row["run_alone"],
+                crash_suspect=row["crash_suspect"],
                 front=front,
             )
             for row in rows
@@ -116,7 +116,7 @@ def jobs_republish_lost(rows) -> int:
                 actor_name=r["actor_name"],
                 args=r["args"],
                 kwargs=r["kwargs"],
-                run_alone=r["run_alone"],
+                crash_suspect=r["crash_suspect"],
                 front=True,
             )
             for r in locked

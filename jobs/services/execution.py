@@ -129,7 +129,7 @@ def job_fail_attempt(ctx, exc: BaseException, *, traceback_text: str = "") -> st
         if target == S.RETRYING:
             fields.update(_retry_later(spec, row))
         else:
-            fields["run_alone"] = False
+            fields["crash_suspect"] = False
         states.transition(ctx.job_id, "fail", target, where={"dispatch_token": ctx.token}, **fields)
         outcome = {
             S.CANCELLED: AttemptOutcome.CANCELLED,
@@ -177,11 +177,10 @@ MAX_UNCHARGED_ATTEMPTS = 25
 def jobs_release(*, worker_ids, reason: str, culprit_job_id=None, job_ids=None, detail: str = "") -> list[str]:
     """Release the running jobs of the given worker processes; returns the ids released.
 
-    Who pays: the job the supervisor killed for its time limit is charged (``timeout``); after a
-    crash, a job that was running alone in its process is charged, while jobs that shared it are
-    not, and run alone next time (so that a job that kills its worker is found and charged then);
-    stops, lost hosts and orphans charge nobody. Uncharged attempts go back at the head of their
-    queues at once; charged ones wait for their backoff.
+    Who pays (see ``blame``): the job the supervisor killed for its time limit (``timeout``); after
+    a crash, the job that ran alone in its process, or else the one crash suspect among those that
+    shared it. Nobody else: stops, lost hosts and orphans charge nobody. Uncharged attempts go back
+    at the head of their queues at once; charged ones wait for their backoff.
     """
     released: list[str] = []
     front: list[str] = []
@@ -201,23 +200,32 @@ def jobs_release(*, worker_ids, reason: str, culprit_job_id=None, job_ids=None, 
                 "retry_cycle_start",
                 "cancel_requested_at",
                 "started_at",
+                "crash_suspect",
             )
         )
-        per_worker: dict[str, int] = {}
-        for row in Job.objects.filter(status=S.RUNNING, worker_id__in=worker_ids).values_list("worker_id", flat=True):
-            per_worker[row] = per_worker.get(row, 0) + 1
+        sharing: dict[str, list[tuple[str, bool]]] = {}  # every job the process ran when it died
+        for job_id, worker_id, suspect in Job.objects.filter(status=S.RUNNING, worker_id__in=worker_ids).values_list(
+            "id", "worker_id", "crash_suspect"
+        ):
+            sharing.setdefault(worker_id, []).append((str(job_id), suspect))
+        blamed, suspects = set(), set()
+        if reason == ReleaseReason.TIMEOUT and culprit_job_id is not None:
+            blamed.add(str(culprit_job_id))
+        elif reason == ReleaseReason.CRASH:
+            for together in sharing.values():
+                culprit, unsure = blame(together)
+                blamed |= culprit
+                suspects |= unsure
         for row in rows:
-            is_culprit = culprit_job_id is not None and str(row["id"]) == str(culprit_job_id)
-            if reason == ReleaseReason.TIMEOUT:
-                charged = is_culprit
-            elif reason == ReleaseReason.CRASH:
-                charged = per_worker.get(row["worker_id"], 0) <= 1
-            else:
-                charged = False
-            target = _release_one(row, reason=reason, charged=charged, timed_out=is_culprit, detail=detail)
+            job_id = str(row["id"])
+            charged = job_id in blamed
+            timed_out = reason == ReleaseReason.TIMEOUT and charged
+            target = _release_one(
+                row, reason=reason, charged=charged, timed_out=timed_out, suspect=job_id in suspects, detail=detail
+            )
             if target is None:
                 continue
-            released.append(str(row["id"]))
+            released.append(job_id)
             if target == S.RETRYING and not charged:
                 front.append(row["id"])
     if front:
@@ -225,7 +233,23 @@ def jobs_release(*, worker_ids, reason: str, culprit_job_id=None, job_ids=None, 
     return released
 
 
-def _release_one(row, *, reason: str, charged: bool, timed_out: bool, detail: str) -> str | None:
+def blame(together: list[tuple[str, bool]]) -> tuple[set[str], set[str]]:
+    """Who killed a worker process that died by itself, given the jobs it ran (id, suspect).
+
+    Returns (charged, new suspects). A job that ran alone is charged. Of several, the one crash
+    suspect among them is charged (a process runs one suspect at a time), the others are not.
+    With no suspect, or several (a process that ran jobs before the rule), nobody can be blamed:
+    nobody is charged and all become suspects, so that their next crash finds the culprit.
+    """
+    if len(together) == 1:
+        return {together[0][0]}, set()
+    suspected = [job_id for job_id, suspect in together if suspect]
+    if len(suspected) == 1:
+        return set(suspected), set()
+    return set(), {job_id for job_id, _ in together}
+
+
+def _release_one(row, *, reason: str, charged: bool, timed_out: bool, suspect: bool, detail: str) -> str | None:
     spec = registry.get_spec(row["actor_name"])
     uncharged = row["uncharged_attempts"] + (0 if charged else 1)
     target = states.after_unsuccessful_attempt(
@@ -244,10 +268,8 @@ def _release_one(row, *, reason: str, charged: bool, timed_out: bool, detail: st
         "error_message": message,
         "uncharged_attempts": uncharged,
     }
-    if reason == ReleaseReason.CRASH and not charged:
-        # Lost beside other jobs: from now on it runs alone, so that a job that kills its worker
-        # is found and charged on each of its next attempts.
-        fields["run_alone"] = True
+    if suspect:
+        fields["crash_suspect"] = True
     if target == S.RETRYING:
         fields.update(_retry_later(spec, {**row, "uncharged_attempts": uncharged}, charged=charged))
     moved = states.transition(

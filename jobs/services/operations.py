@@ -65,7 +65,7 @@ def _rerun_fields(job: Job) -> dict:
         "available_at": Now(),
         "finished_at": None,
         "cancel_requested_at": None,
-        "run_alone": False,
+        "crash_suspect": False,
     }
 
 

@@ -1,7 +1,7 @@
 """One worker process's side of the engine: claim a message's job, run it, record its outcome.
 
 The order is what makes the promises hold:
-1. a job marked ``run_alone`` waits until it is the only job in its process (see RunAloneLock);
+1. a crash suspect waits until no other suspect runs in its process (see SuspectSlot);
 2. the claim (batched) counts the attempt and fences older copies; a stale or duplicate message
    claims nothing and is dropped;
 3. the actor runs with a context the maintenance thread can interrupt while it is active;
@@ -29,34 +29,20 @@ from jobs.worker.maintenance import ProcessMaintenance
 logger = logging.getLogger(__name__)
 
 
-class RunAloneLock:
-    """Jobs share their process, except one marked ``run_alone``: it waits until the others finish
-    and keeps new ones out while it runs. New jobs wait behind a waiting lone job (no starvation)."""
+class SuspectSlot:
+    """At most one crash suspect runs in a process at a time (others wait for the slot), so that
+    if the process dies, the suspect among its jobs is the one to blame (see services.blame)."""
 
     def __init__(self):
-        self._cond = threading.Condition()
-        self._shared = 0
-        self._alone = False
-        self._alone_waiting = 0
+        self._lock = threading.Lock()
 
-    def acquire(self, alone: bool) -> None:
-        with self._cond:
-            if alone:
-                self._alone_waiting += 1
-                self._cond.wait_for(lambda: not self._alone and self._shared == 0)
-                self._alone_waiting -= 1
-                self._alone = True
-            else:
-                self._cond.wait_for(lambda: not self._alone and self._alone_waiting == 0)
-                self._shared += 1
+    def acquire(self, suspect: bool) -> None:
+        if suspect:
+            self._lock.acquire()
 
-    def release(self, alone: bool) -> None:
-        with self._cond:
-            if alone:
-                self._alone = False
-            else:
-                self._shared -= 1
-            self._cond.notify_all()
+    def release(self, suspect: bool) -> None:
+        if suspect:
+            self._lock.release()
 
 
 class WorkerStats:
@@ -93,7 +79,7 @@ class ProcessRuntime:
     def __init__(self, *, queues, threads: int):
         self.worker_id, self.supervised = process_worker_id()
         self.stopping = threading.Event()
-        self.alone_lock = RunAloneLock()
+        self.suspect_slot = SuspectSlot()
         self.stats = WorkerStats()
         self.claimer = BatchWriter(
             name="jobs-claimer",
@@ -158,15 +144,15 @@ class ProcessRuntime:
     def begin(self, message) -> context.JobContext | None:
         """Claim the message's job; None when there is nothing to run (the message is dropped)."""
         job_id, token = str(message.options["job_id"]), int(message.options.get("job_token", 0))
-        alone = bool(message.options.get("run_alone"))
-        self.alone_lock.acquire(alone)
+        suspect = bool(message.options.get("crash_suspect"))
+        self.suspect_slot.acquire(suspect)
         try:
             claim = with_db_retries(lambda: self.claimer.submit((job_id, token)), forever=True, stopping=self.stopping)
         except BaseException:
-            self.alone_lock.release(alone)
+            self.suspect_slot.release(suspect)
             raise
         if claim is None:
-            self.alone_lock.release(alone)
+            self.suspect_slot.release(suspect)
             logger.info(
                 "Dropping message %s: job %s is not claimable with token %s.", message.message_id, job_id, token
             )
@@ -179,7 +165,7 @@ class ProcessRuntime:
             spec=registry.get_spec(message.actor_name),
             worker_id=self.worker_id,
         )
-        ctx.run_alone = alone
+        ctx.crash_suspect = suspect
         context.activate(ctx)
         return ctx
 
@@ -195,7 +181,7 @@ class ProcessRuntime:
                 self._record_failure(ctx, exception)
         finally:
             context.deactivate(ctx)
-            self.alone_lock.release(ctx.run_alone)
+            self.suspect_slot.release(ctx.crash_suspect)
 
     def _record_success(self, ctx, message, result) -> None:
         stored = services.storable_result(result)

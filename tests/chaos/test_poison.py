@@ -34,7 +34,9 @@ def test_poison_job_among_bystanders(scenario, report):
         f"{settled_text(settled, SETTLE)}; {sc.elapsed:.0f} s",
     )
     assert row.status == "failed", row.status
-    assert v.starts_by_job[poison] <= row.max_attempts and row.attempts <= row.max_attempts
+    # Its first death may be shared with bystanders and blamed on nobody (issue 9, defect 12: they
+    # are not charged); from then on it is the one crash suspect of its process and pays each time.
+    assert v.starts_by_job[poison] <= row.max_attempts + 1 and row.attempts <= row.max_attempts + 1
     assert all(sc.final[j].status == "succeeded" for j in bystanders)
     assert not v.overlapping_jobs, f"two copies at once: {v.overlapping_jobs[:5]}"
     # Exactly once, but for a bystander that returned and lost its process to the poison before its

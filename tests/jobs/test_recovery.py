@@ -136,7 +136,7 @@ def test_a_job_of_a_dead_process_alone_is_charged_and_waits_its_backoff(empty_na
 
 
 @pytest.mark.django_db
-def test_jobs_that_shared_a_dead_process_are_not_charged_go_first_and_run_alone(empty_namespace):
+def test_jobs_that_shared_a_dead_process_are_not_charged_go_first_and_become_suspects(empty_namespace):
     """Defect 12: lost attempts were charged to jobs that only shared a pool with the one that
     crashed, and went to the back of the queue."""
     waiting = JobFactory(status=S.PENDING, available_at=timezone.now() - timedelta(seconds=1))
@@ -146,12 +146,33 @@ def test_jobs_that_shared_a_dead_process_are_not_charged_go_first_and_run_alone(
     assert len(services.jobs_release(worker_ids=[dead.id], reason=services.ReleaseReason.CRASH)) == 3
     for job in shared:
         job.refresh_from_db()
-        assert job.status == S.RETRYING and job.uncharged_attempts == 1 and job.run_alone
+        assert job.status == S.RETRYING and job.uncharged_attempts == 1 and job.crash_suspect
         assert JobAttempt.objects.get(job=job).charged is False
     services.jobs_publish([j.pk for j in shared], front=True)
     ids = queue_ids()
     assert ids[-1] == f"{waiting.pk}.0"  # the released jobs went ahead of work that waited
     assert set(ids[:3]) == {f"{j.pk}.1" for j in shared}
+
+
+@pytest.mark.django_db
+def test_the_one_suspect_among_the_jobs_of_a_dead_process_is_charged_and_the_others_are_not(empty_namespace):
+    dead = worker("h1/a", host("h1"), stopped=True)
+    suspect = running(dead.id, actor_name="t.record", max_attempts=4, crash_suspect=True)
+    others = [running(dead.id, actor_name="t.record", max_attempts=1) for _ in range(2)]
+    services.jobs_release(worker_ids=[dead.id], reason=services.ReleaseReason.CRASH)
+    suspect.refresh_from_db()
+    assert suspect.status == S.RETRYING and suspect.uncharged_attempts == 0 and suspect.crash_suspect
+    assert JobAttempt.objects.get(job=suspect).charged is True
+    for job in others:
+        job.refresh_from_db()
+        assert job.status == S.RETRYING and job.uncharged_attempts == 1 and not job.crash_suspect
+
+
+def test_blame_charges_a_lone_job_or_the_one_suspect_else_suspects_everyone():
+    assert services.blame([("a", False)]) == ({"a"}, set())
+    assert services.blame([("a", False), ("b", True), ("c", False)]) == ({"b"}, set())
+    assert services.blame([("a", False), ("b", False)]) == (set(), {"a", "b"})
+    assert services.blame([("a", True), ("b", True)]) == (set(), {"a", "b"})
 
 
 @pytest.mark.django_db
@@ -164,7 +185,7 @@ def test_a_timed_out_job_is_charged_and_the_others_of_its_process_are_not(empty_
     bystander.refresh_from_db()
     assert culprit.status == S.FAILED and culprit.error_type == "TimeLimitExceeded"
     assert JobAttempt.objects.get(job=culprit).outcome == AttemptOutcome.TIMEOUT
-    assert bystander.status == S.RETRYING and not bystander.run_alone
+    assert bystander.status == S.RETRYING and not bystander.crash_suspect
 
 
 @pytest.mark.django_db

@@ -15,7 +15,7 @@ from jobs.errors import JobCancelled
 from jobs.models import Job, JobStatus
 from jobs.worker.maintenance import ProcessMaintenance
 from jobs.worker.middleware import JobTracking
-from jobs.worker.runtime import ProcessRuntime, RunAloneLock
+from jobs.worker.runtime import ProcessRuntime, SuspectSlot
 from tests.factories import JobFactory
 from tests.integration.conftest import wait_for
 
@@ -178,19 +178,18 @@ def test_with_db_retries_rides_out_interface_errors():
     assert with_db_retries(flaky, delays=(0.01, 0.01, 0.01)) == "ok" and len(calls) == 3
 
 
-def test_a_job_marked_run_alone_waits_for_the_others_and_keeps_new_ones_out():
-    lock = RunAloneLock()
+def test_one_crash_suspect_at_a_time_runs_in_a_process_beside_other_jobs():
+    slot = SuspectSlot()
     events = []
-    lock.acquire(False)
-    lone, _ = in_thread(lambda: (lock.acquire(True), events.append("alone"), time.sleep(0.3), lock.release(True)))
-    time.sleep(0.1)
-    late, _ = in_thread(lambda: (lock.acquire(False), events.append("late"), lock.release(False)))
-    time.sleep(0.1)
-    assert events == []  # the lone job waits for the running one; the late one waits behind it
-    lock.release(False)
-    lone.join(5)
-    late.join(5)
-    assert events == ["alone", "late"]
+    slot.acquire(True)
+    other, _ = in_thread(lambda: (slot.acquire(False), events.append("ordinary"), slot.release(False)))
+    second, _ = in_thread(lambda: (slot.acquire(True), events.append("suspect"), slot.release(True)))
+    other.join(5)
+    time.sleep(0.2)
+    assert events == ["ordinary"]  # ordinary jobs never wait; the second suspect does
+    slot.release(True)
+    second.join(5)
+    assert events == ["ordinary", "suspect"]
 
 
 def test_a_cancel_reaches_an_abortable_running_job(tracking):
