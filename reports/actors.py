@@ -1,10 +1,13 @@
 """The reports app's actors: thin, they take a report id and call a service. All internal: a report
-is requested through the reports API or page, which writes the report row first."""
+is requested through the reports API or page, which writes the report row first.
+
+The services are imported when an actor runs: they pull in pandas and NumPy, more than half of a
+worker process's start-up, which a worker that never runs a report should not pay (a restarted
+process takes jobs again that much sooner)."""
 
 from jobs.context import current_job
 from jobs.registry import INTERNAL, job_actor
 from jobs.retry import Fixed
-from reports import services
 
 
 @job_actor(
@@ -17,6 +20,8 @@ from reports import services
 )
 def generate_store_report(report_id: str):
     """Computes a store uptime report from the database and writes its CSV."""
+    from reports import services
+
     return services.store_report_generate(report_id=report_id, job=current_job())
 
 
@@ -30,6 +35,8 @@ def generate_store_report(report_id: str):
 )
 def generate_task_report(report_id: str):
     """Computes a task execution report (per actor and queue) for a period."""
+    from reports import services
+
     return services.task_report_generate(report_id=report_id, job=current_job())
 
 
@@ -43,5 +50,7 @@ def generate_task_report(report_id: str):
 )
 def request_daily_task_report():
     """Requests a task execution report over the last 24 hours (the daily schedule's entry point)."""
+    from reports import services
+
     report = services.report_request(kind="task_execution")
     return {"report_id": str(report.id)}
