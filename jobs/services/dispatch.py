@@ -62,21 +62,8 @@ def _publish_locked(queryset, *, front: bool, limit: int) -> int | None:
         )
         if not rows:
             return 0
-        outgoing = [
-            broker.Outgoing(
-                job_id=str(row["id"]),
-                token=row["dispatch_token"],
-                queue_name=row["queue_name"],
-                actor_name=row["actor_name"],
-                args=row["args"],
-                kwargs=row["kwargs"],
-                crash_suspect=row["crash_suspect"],
-                front=front,
-            )
-            for row in rows
-        ]
         try:
-            broker.publish(outgoing)
+            broker.publish([_outgoing(row, token=row["dispatch_token"], front=front) for row in rows])
         except Exception as exc:  # broker down: the next dispatcher pass publishes them
             logger.warning("Publishing %d job(s) failed; the dispatcher will retry: %s", len(rows), exc)
             return None
@@ -85,6 +72,19 @@ def _publish_locked(queryset, *, front: bool, limit: int) -> int | None:
             Job.objects.filter(pk__in=[row["id"] for row in rows]), "publish", S.QUEUED, enqueued_at=Now()
         )
     return len(rows)
+
+
+def _outgoing(row, *, token: int, front: bool) -> broker.Outgoing:
+    return broker.Outgoing(
+        job_id=str(row["id"]),
+        token=token,
+        queue_name=row["queue_name"],
+        actor_name=row["actor_name"],
+        args=row["args"],
+        kwargs=row["kwargs"],
+        crash_suspect=row["crash_suspect"],
+        front=front,
+    )
 
 
 def jobs_republish_lost(rows) -> int:
@@ -108,21 +108,8 @@ def jobs_republish_lost(rows) -> int:
             dispatch_token=F("dispatch_token") + 1,
             enqueued_at=Now(),
         )
-        outgoing = [
-            broker.Outgoing(
-                job_id=str(r["id"]),
-                token=r["dispatch_token"] + 1,
-                queue_name=r["queue_name"],
-                actor_name=r["actor_name"],
-                args=r["args"],
-                kwargs=r["kwargs"],
-                crash_suspect=r["crash_suspect"],
-                front=True,
-            )
-            for r in locked
-        ]
         try:
-            broker.publish(outgoing)
+            broker.publish([_outgoing(r, token=r["dispatch_token"] + 1, front=True) for r in locked])
         except Exception as exc:
             logger.warning("Republishing %d lost message(s) failed; will retry: %s", len(locked), exc)
             transaction.set_rollback(True)
