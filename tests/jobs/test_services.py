@@ -1,3 +1,4 @@
+import importlib
 from datetime import timedelta
 
 import dramatiq
@@ -73,6 +74,28 @@ def test_idempotency_key_returns_the_live_job():
     Job.objects.filter(pk=first.job.pk).update(status=S.SUCCEEDED)
     third = services.job_submit(actor_name="echo", idempotency_key="k-1")
     assert third.created and third.job.pk != first.job.pk
+
+
+@pytest.mark.django_db
+def test_a_submit_that_lost_a_key_race_to_a_job_already_finished_gets_that_job(monkeypatch):
+    """Found on the multi-host bed (scenario 5): two web hosts take one key at the same moment; the
+    winner's job finishes before the loser reads it back after its failed insert: that was a 500."""
+    submit_module = importlib.import_module("jobs.services.submit")  # the package re-exports submit()
+    winner = JobFactory(actor_name="echo", status=S.RUNNING, idempotency_key="k-race")
+    real_lookup = submit_module._live_job_with_key
+    lookups = []
+
+    def racing_lookup(key):
+        lookups.append(key)
+        if len(lookups) == 1:
+            return None  # before the insert: the winner was not committed yet
+        Job.objects.filter(pk=winner.pk).update(status=S.SUCCEEDED)  # and it finished before this read
+        return real_lookup(key)
+
+    monkeypatch.setattr(submit_module, "_live_job_with_key", racing_lookup)
+    submitted = services.job_submit(actor_name="echo", idempotency_key="k-race")
+    assert not submitted.created and submitted.job.pk == winner.pk
+    assert Job.objects.filter(idempotency_key="k-race").count() == 1
 
 
 @pytest.mark.django_db
