@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test setup lint format bench bench-dashboard bench-documents browser doctools clean
+.PHONY: run test setup lint format bench bench-dashboard bench-documents browser doctools multihost multihost-tools clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,7 +54,26 @@ doctools:
 		echo "!!! no apt-get here: install$$missing yourself; without Tesseract, OCR jobs fail and OCR tests skip !!!"; \
 	fi
 
-test: setup lint browser doctools
+# The multi-host test bed's tools (tests/multihost): iproute2 (network namespaces), PostgreSQL's server
+# binaries (a private cluster), redis-server (private Redis and Sentinel) and pgbouncer, quietly where
+# apt-get exists. Elsewhere: a loud message; those tests then skip saying what is missing.
+multihost-tools:
+	@missing=""; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing="$$missing pgbouncer"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's$$missing for the multi-host test bed"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+		|| echo "!!! could not install$$missing: the multi-host, Sentinel and PgBouncer tests will be skipped !!!"; \
+	elif [ -n "$$missing" ]; then \
+		echo "!!! no apt-get here: install$$missing yourself; until then the multi-host tests skip !!!"; \
+	fi
+
+test: setup lint browser doctools multihost-tools
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
 	$(PY) manage.py ensure_redis && \
 	$(PY) -m pytest $(PYTEST_ARGS)
