@@ -114,7 +114,14 @@ def job_fail_attempt(ctx, exc: BaseException, *, traceback_text: str = "") -> st
         row = (
             Job.objects.select_for_update()
             .filter(pk=ctx.job_id, dispatch_token=ctx.token, status=S.RUNNING)
-            .values("attempts", "uncharged_attempts", "max_attempts", "cancel_requested_at", "retry_cycle_start")
+            .values(
+                "attempts",
+                "uncharged_attempts",
+                "max_attempts",
+                "cancel_requested_at",
+                "retry_cycle_start",
+                "started_at",
+            )
             .first()
         )
         if row is None:
@@ -141,7 +148,7 @@ def job_fail_attempt(ctx, exc: BaseException, *, traceback_text: str = "") -> st
             number=ctx.attempt,
             outcome=outcome,
             worker_id=ctx.worker_id,
-            started_at=ctx.started_at,
+            started_at=row["started_at"],  # the claim's, by the database clock (not the worker host's)
             error_type=error_type,
             error_message=error_message,
             traceback=clean_text(traceback_text[-20000:]),

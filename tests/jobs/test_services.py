@@ -155,6 +155,19 @@ def test_a_retryable_failure_waits_for_its_backoff_with_a_new_token():
 
 
 @pytest.mark.django_db
+def test_a_failed_attempt_starts_when_the_database_says_not_when_the_worker_host_says():
+    """Found on the multi-host bed (scenario 6): a worker host whose clock ran 30 s ahead wrote
+    failed attempts that started 30 s after they ended."""
+    job = JobFactory(actor_name="t.always_fail", max_attempts=4)
+    ctx = _running_ctx(job)
+    ctx.started_at = timezone.now() + timedelta(seconds=30)  # the worker host's clock
+    services.job_fail_attempt(ctx, ValueError("boom"))
+    attempt = JobAttempt.objects.get(job=job)
+    assert attempt.started_at == Job.objects.get(pk=job.pk).started_at  # written by the claim
+    assert attempt.started_at <= attempt.finished_at
+
+
+@pytest.mark.django_db
 def test_the_last_attempt_and_permanent_errors_fail_the_job():
     last = JobFactory(actor_name="t.always_fail", max_attempts=1)
     assert services.job_fail_attempt(_running_ctx(last), ValueError("x")) == S.FAILED
