@@ -44,11 +44,13 @@ def record(kind: str, **fields) -> None:
 
 
 @job_actor(actor_name="mh.effect", retry=Fixed(max_retries=3, min_delay=0.2), soft_time_limit=100, time_limit=120)
-def effect(n: int = 0, seconds: float = 0.0, step: float = 0.05):
+def effect(n: int = 0, seconds: float = 0.0, step: float = 0.05, fail_attempts: int = 0):
     """Records its start, works ``seconds`` in short Python steps (so a fenced copy can be stopped),
-    records its return."""
+    records its return. Its first ``fail_attempts`` attempts raise instead (a retry follows)."""
     job = current_job()
     record("start", job=job.job_id, attempt=job.attempt, token=job.token)
+    if job.attempt <= fail_attempts:
+        raise RuntimeError(f"deliberate failure of attempt {job.attempt}")
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         time.sleep(min(step, left))

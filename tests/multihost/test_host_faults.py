@@ -144,11 +144,12 @@ def test_scenario_3_a_host_killed_outright_loses_nothing(bed, report):
 
 @only_in_full_run
 def test_scenario_6_a_host_clock_30_s_ahead_reaps_nothing_alive(bed, report):
-    long_jobs, short_jobs = 24, 600
+    long_jobs, short_jobs, failing_once = 24, 600, 60
     with bed.scenario("skew") as sc:
         _start_three_hosts(sc, h3_env={"JOBS_CLOCK_OFFSET_SECONDS": "30"})
         ids = sc.hosts["h1"].agent("submit", {"count": long_jobs, "kwargs": {"seconds": 2 * LIVENESS_TIMEOUT}})["ids"]
         ids += sc.hosts["h1"].agent("submit", {"count": short_jobs, "kwargs": {"seconds": 0.02}})["ids"]
+        ids += sc.hosts["h1"].agent("submit", {"count": failing_once, "kwargs": {"fail_attempts": 1}})["ids"]
         counts = sc.wait_all_finished(len(ids), timeout=240)
         events = sc.events()
         db_now = sc.scalar("SELECT now()")
@@ -156,18 +157,25 @@ def test_scenario_6_a_host_clock_30_s_ahead_reaps_nothing_alive(bed, report):
         long_on_h3 = sum(1 for e in events if e.kind == "return" and e.host == "h3" and e.job in set(ids[:long_jobs]))
 
         assert counts == {"succeeded": len(ids)}, counts
-        assert sc.scalar("SELECT count(*) FROM jobs_jobattempt") == 0, "an attempt was released or lost"
-        assert sc.scalar("SELECT count(*) FROM jobs_job WHERE attempts <> 1") == 0
+        outcomes = dict(sc.sql("SELECT outcome, count(*) FROM jobs_jobattempt GROUP BY 1"))
+        assert outcomes == {"failed": failing_once}, f"an attempt was released or lost: {outcomes}"
+        assert sc.scalar("SELECT count(*) FROM jobs_job WHERE attempts <> 1") == failing_once
+        # Attempt history on the database clock too, also for attempts that failed on the skewed host.
+        skewed = sc.sql(
+            "SELECT job_id, worker_id, started_at, finished_at FROM jobs_jobattempt WHERE started_at > finished_at"
+        )
+        assert not skewed, f"{len(skewed)} failed attempts start after they end (a host clock): {skewed[:2]}"
         assert len(hosts) == 3 and all(stopped is None for _, stopped, _ in hosts), f"a host was declared lost: {hosts}"
         # Heartbeats and times are the database's, not the skewed host's clock.
         assert all(abs((db_now - beat).total_seconds()) < 5 for _, _, beat in hosts), hosts
         assert sc.scalar("SELECT count(*) FROM jobs_job WHERE finished_at > now() OR started_at > finished_at") == 0
-        assert set(per_job(events, "start").values()) == {1}
+        assert set(per_job(events, "start").values()) == {1, 2}
         assert long_on_h3 >= 1, "the skewed host ran no job longer than the liveness timeout"
         h3_share = sum(1 for e in events if e.kind == "return" and e.host == "h3") / len(ids)
 
     report(
         f"scenario 6 (clock skew): h3's clock +30 s; {len(ids)} jobs ({long_on_h3} of {long_jobs} jobs of "
-        f"{2 * LIVENESS_TIMEOUT:g} s > liveness {LIVENESS_TIMEOUT:g} s ran on h3, h3 ran {h3_share:.0%} in all): "
-        "0 attempts released, 0 hosts declared lost, heartbeats on the database clock, each job ran once"
+        f"{2 * LIVENESS_TIMEOUT:g} s > liveness {LIVENESS_TIMEOUT:g} s ran on h3, h3 ran {h3_share:.0%} in all, "
+        f"{failing_once} failed once then succeeded): 0 attempts released, 0 hosts declared lost, heartbeats and "
+        "attempt times on the database clock, each job ran once per attempt"
     )
