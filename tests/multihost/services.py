@@ -304,7 +304,7 @@ class PgBouncer:
             f"listen_addr = {self.address}\nlisten_port = {self.port}\nunix_socket_dir = {self.dir}\n"
             f"auth_type = trust\nauth_file = {self.dir / 'userlist.txt'}\n"
             f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmin_pool_size = 0\nreserve_pool_size = 0\n"
-            "max_client_conn = 500\nadmin_users = postgres\nstats_users = postgres\n"
+            "max_client_conn = 500\nadmin_users = postgres\nstats_users = postgres\nstats_period = 1\n"
             f"logfile = {self.dir / 'pgbouncer.log'}\nserver_reset_query =\n"
         )
         for path in self.dir.iterdir():
