@@ -73,6 +73,13 @@ multihost-tools:
 		echo "!!! no apt-get here: install$$missing yourself; until then the multi-host tests skip !!!"; \
 	fi
 
+# The multi-host test bed (tests/multihost; root: network namespaces): all six scenarios, Sentinel
+# and PgBouncer, one line of figures each at the end. `make test` runs scenarios 1, 2 and 4 of it.
+multihost: setup multihost-tools
+	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
+	$(PY) manage.py ensure_redis && \
+	MULTIHOST_FULL=1 $(PY) -m pytest tests/multihost $(PYTEST_ARGS)
+
 test: setup lint browser doctools multihost-tools
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
 	$(PY) manage.py ensure_redis && \

@@ -17,7 +17,6 @@ import glob
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -241,16 +240,12 @@ class Scenario:
         return killed_at
 
     def close(self) -> None:
+        """Whatever still runs on the hosts is killed: the scenario is over, its database goes too."""
         for host in self.hosts.values():
             self.bed.network.restore(host.label)
-        # A quick drain for all at once, then whatever is left is killed: the scenario is over.
-        for host in self.hosts.values():
-            netns.kill_namespace_processes(host.namespace, sig=signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(netns.namespace_pids(h.namespace) for h in self.hosts.values()):
-            time.sleep(0.2)
-        for host in self.hosts.values():
             netns.kill_namespace_processes(host.namespace)
+        for host in self.hosts.values():
             for process in host.processes:
                 if process.proc is not None:
                     process.proc.wait(10)
+        self.bed.postgres.execute_admin(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")

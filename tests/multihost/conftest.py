@@ -57,7 +57,7 @@ def pytest_terminal_summary(terminalreporter):
     if not FIGURES and not SKIP_REASONS:
         return
     terminalreporter.section("multi-host test bed")
-    for line in FIGURES:
+    for line in sorted(FIGURES, key=lambda text: (not text.startswith("scenario"), text)):
         terminalreporter.write_line(line)
     for reason in dict.fromkeys(SKIP_REASONS):
         terminalreporter.write_line(f"!!! SKIPPED: {reason} !!!", red=True, bold=True)

@@ -127,6 +127,7 @@ class Host:
 
     def web(self, *, port: int = 8000, env: dict | None = None) -> HostProcess:
         argv = [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"0.0.0.0:{port}", "--workers", "2"]
+        argv += ["--no-control-socket"]  # its default path is in $HOME, shared by every gunicorn here
         return self._start("web", argv, env)
 
     def agent(self, command: str, payload: dict | None = None, *, env: dict | None = None, timeout: float = 120):
