@@ -58,6 +58,12 @@ def effect(n: int = 0, seconds: float = 0.0, step: float = 0.05, fail_attempts: 
     return {"n": n, "host": os.environ.get("MULTIHOST_HOST", "?"), "attempt": job.attempt}
 
 
+@job_actor(actor_name="mh.noop", retry=Fixed(max_retries=0))
+def noop(n: int = 0):
+    """Does nothing: what the engine costs per job (bench/multihost_capacity.py)."""
+    return n
+
+
 @dataclass(frozen=True)
 class Event:
     kind: str
