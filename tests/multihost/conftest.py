@@ -1,4 +1,4 @@
-"""The multi-host test bed for pytest: one bed per session, figures printed at the end.
+"""The multi-host test bed for pytest: one bed for the package's tests, figures printed at the end.
 
 `make test` runs scenarios 1, 2 and 4 and the Sentinel and PgBouncer tests; `make multihost`
 (MULTIHOST_FULL=1) runs all six scenarios. Where network namespaces or the tools are missing, every
@@ -31,7 +31,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")  # pytest then tears the bed down
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # gone when tests/multihost is done, before the rest of the suite
 def bed():
     reason = unavailable_reason()
     if reason:

@@ -135,6 +135,12 @@ class PostgresCluster:
             "log_timezone": "'UTC'",
             "logging_collector": "off",
             "log_min_messages": "warning",
+            # As the README's deployment section recommends: the session of a host that vanished in
+            # the middle of a transaction is closed, and its row locks freed, within seconds.
+            "idle_in_transaction_session_timeout": "'10s'",
+            "tcp_keepalives_idle": 5,
+            "tcp_keepalives_interval": 2,
+            "tcp_keepalives_count": 3,
             **(settings or {}),
         }
         with open(self.data / "postgresql.conf", "a") as conf:
