@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test setup lint format bench bench-dashboard bench-documents browser doctools multihost multihost-tools clean
+.PHONY: run test setup lint format bench bench-dashboard bench-documents bench-multihost browser doctools multihost multihost-tools clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -105,6 +105,10 @@ bench-dashboard: setup
 
 bench-documents: setup doctools
 	$(PY) bench/documents.py
+
+# Root: the multi-host bed's namespaces. What a job costs the shared PostgreSQL and Redis (docs/capacity.md).
+bench-multihost: setup multihost-tools
+	$(PY) bench/multihost_capacity.py
 
 clean:
 	rm -rf $(VENV) var staticfiles db.sqlite3
