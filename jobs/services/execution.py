@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import traceback as tb
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import DataError, transaction
@@ -227,8 +226,11 @@ def jobs_release(*, worker_ids, reason: str, culprit_job_id=None, job_ids=None, 
             released.append(str(row["id"]))
             if target == S.RETRYING and not charged:
                 front.append(row["id"])
-    if front:
-        transaction.on_commit(partial(jobs_publish, front, front=True), robust=True)
+        if front:
+            # Published while this transaction still holds their rows: another host's dispatcher
+            # (it skips locked rows) cannot take them first and send them to the back of the queue.
+            # A worker that fetches one before the commit waits for it (states.claim_many).
+            jobs_publish(front, front=True)
     return released
 
 
