@@ -72,9 +72,8 @@ class TestBed:
         self.postgres: PostgresCluster | None = None
         self.redis: RedisServer | None = None
         self.effects: RedisServer | None = None
-        self.extra_servers: list = []
 
-    def start(self, *, postgres_settings: dict | None = None) -> TestBed:
+    def start(self) -> TestBed:
         netns.remove_stale_namespaces()
         remove_stale_roots()
         self.root = Path(tempfile.mkdtemp(prefix=f"mh{os.getpid()}-bed-"))
@@ -83,9 +82,7 @@ class TestBed:
         for label in self.host_labels:
             self.network.add_host(label)
         services = dict(namespace=self.network.services, address=netns.SERVICES_ADDRESS)
-        self.postgres = PostgresCluster(root=self.root, subnet=netns.SUBNET, **services).start(
-            settings=postgres_settings
-        )
+        self.postgres = PostgresCluster(root=self.root, subnet=netns.SUBNET, **services).start()
         self.redis = RedisServer(root=self.root, name="redis", port=6379, **services).start()
         # The effects list: a Redis with no TCP port at all, reached over its Unix socket only.
         self.effects = RedisServer(root=self.root, name="effects", namespace=self.network.services, address=None)
@@ -96,7 +93,7 @@ class TestBed:
     def _migrate_template(self) -> None:
         self.postgres.execute_admin(f"CREATE DATABASE {TEMPLATE_DB}")
         host = self.host("h1", database=TEMPLATE_DB, scenario="migrate")
-        migrate = host._start("migrate", [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], None)
+        migrate = host.run("migrate", [sys.executable, "manage.py", "migrate", "--noinput", "-v0"])
         code = migrate.proc.wait(300)
         if code != 0:
             raise AssertionError(f"migrating the bed's database failed:\n{migrate.log_tail()}")
@@ -138,7 +135,7 @@ class TestBed:
             scenario.close()
 
     def close(self) -> None:
-        for server in [*self.extra_servers, self.effects, self.redis]:
+        for server in (self.effects, self.redis):  # Sentinel's and PgBouncer's go with the namespace
             if server is not None:
                 try:
                     server.stop()
@@ -161,6 +158,7 @@ class Scenario:
     def __init__(self, bed: TestBed, name: str, *, env: dict | None = None):
         self.bed = bed
         self.name = name
+        self.evidence: list = []  # what a scenario saw along the way, for its failure messages
         self.database = f"wt_multihost_{name}"
         bed.postgres.execute_admin(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
         bed.postgres.execute_admin(f"CREATE DATABASE {self.database} TEMPLATE {TEMPLATE_DB}")
@@ -215,8 +213,17 @@ class Scenario:
             what=f"worker processes on {sorted(wanted)}",
         )
 
+    def lock_waits(self) -> list[tuple]:
+        """Sessions of this database waiting for a lock, with who blocks them (host address, state, query)."""
+        return self.sql(
+            "SELECT w.client_addr::text, left(w.query, 80), b.client_addr::text, b.state, left(b.query, 120), "
+            "round(extract(epoch FROM now() - b.xact_start)::numeric, 1) FROM pg_stat_activity w "
+            "JOIN pg_stat_activity b ON b.pid = ANY(pg_blocking_pids(w.pid)) WHERE w.datname = %s",
+            [self.database],
+        )
+
     def diagnostics(self) -> str:
-        lines = [f"status counts: {self.status_counts()}"]
+        lines = [f"status counts: {self.status_counts()}", f"lock waits: {self.lock_waits()}"]
         for host in self.hosts.values():
             for process in host.processes:
                 lines.append(f"--- {host.label} {process.kind} ({process.log_path}):\n{process.log_tail(15)}")

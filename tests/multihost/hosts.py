@@ -112,7 +112,8 @@ class Host:
     def env(self, extra: dict | None = None) -> dict:
         return {**self.base_env, "MULTIHOST_HOST": self.label, **(extra or {})}
 
-    def _start(self, kind: str, argv: list[str], extra_env: dict | None) -> HostProcess:
+    def run(self, kind: str, argv: list[str], extra_env: dict | None = None) -> HostProcess:
+        """Start ``argv`` on this host (from the project's directory); its log is named after ``kind``."""
         name = f"{self.scenario}-{self.label}-{kind}-{len(self.processes)}.log"
         process = HostProcess(host=self, kind=kind, argv=argv, env=self.env(extra_env), log_name=name).start()
         self.processes.append(process)
@@ -120,15 +121,15 @@ class Host:
 
     def run_worker(self, *, processes: int = 1, threads: int = 4, env: dict | None = None) -> HostProcess:
         argv = [sys.executable, "manage.py", "run_worker", "-p", str(processes), "-t", str(threads)]
-        return self._start("worker", argv, env)
+        return self.run("worker", argv, env)
 
     def run_scheduler(self, *, env: dict | None = None) -> HostProcess:
-        return self._start("scheduler", [sys.executable, "manage.py", "run_scheduler"], env)
+        return self.run("scheduler", [sys.executable, "manage.py", "run_scheduler"], env)
 
     def web(self, *, port: int = 8000, env: dict | None = None) -> HostProcess:
         argv = [str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"0.0.0.0:{port}", "--workers", "2"]
         argv += ["--no-control-socket"]  # its default path is in $HOME, shared by every gunicorn here
-        return self._start("web", argv, env)
+        return self.run("web", argv, env)
 
     def agent(self, command: str, payload: dict | None = None, *, env: dict | None = None, timeout: float = 120):
         """Run ``tests/multihost/agent.py`` on this host and return its JSON answer."""

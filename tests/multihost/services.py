@@ -114,7 +114,7 @@ class PostgresCluster:
         self.bin = postgres_bin_dir()
         self.server: ServerProcess | None = None
 
-    def start(self, *, settings: dict | None = None) -> PostgresCluster:
+    def start(self) -> PostgresCluster:
         for path in (self.dir, self.socket_dir):
             path.mkdir(parents=True, exist_ok=True)
             chown_to_server_user(path)
@@ -141,7 +141,6 @@ class PostgresCluster:
             "tcp_keepalives_idle": 5,
             "tcp_keepalives_interval": 2,
             "tcp_keepalives_count": 3,
-            **(settings or {}),
         }
         with open(self.data / "postgresql.conf", "a") as conf:
             conf.write("\n# multi-host test bed\n")
