@@ -9,7 +9,7 @@ STAMP := $(VENV)/.requirements-installed
 PROCBIN := $(VENV)/procfile-bin
 PORT ?= 8000
 
-.PHONY: run test chaos setup lint format bench bench-dashboard bench-documents browser doctools clean
+.PHONY: run test chaos setup lint format bench bench-dashboard bench-documents bench-multihost browser doctools multihost multihost-tools clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -65,8 +65,34 @@ doctools:
 		echo "!!! no apt-get here: install$$missing yourself; without Tesseract, OCR jobs fail and OCR tests skip !!!"; \
 	fi
 
+# The multi-host test bed's tools (tests/multihost): iproute2 (network namespaces), PostgreSQL's server
+# binaries (a private cluster), redis-server (private Redis and Sentinel) and pgbouncer, quietly where
+# apt-get exists. Elsewhere: a loud message; those tests then skip saying what is missing.
+multihost-tools:
+	@missing=""; \
+	command -v ip >/dev/null 2>&1 || missing="$$missing iproute2"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || missing="$$missing pgbouncer"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's$$missing for the multi-host test bed"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+		|| echo "!!! could not install$$missing: the multi-host, Sentinel and PgBouncer tests will be skipped !!!"; \
+	elif [ -n "$$missing" ]; then \
+		echo "!!! no apt-get here: install$$missing yourself; until then the multi-host tests skip !!!"; \
+	fi
+
+# The multi-host test bed (tests/multihost; root: network namespaces): all six scenarios, Sentinel
+# and PgBouncer, one line of figures each at the end. `make test` runs scenarios 1, 2 and 4 of it.
+multihost: setup multihost-tools
+	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
+	$(PY) manage.py ensure_redis && \
+	MULTIHOST_FULL=1 $(PY) -m pytest tests/multihost $(PYTEST_ARGS)
+
 # The fault suite (tests/chaos) runs here in its short form; `make chaos` runs it at full size.
-test: setup lint browser doctools
+test: setup lint browser doctools multihost-tools
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
 	$(PY) manage.py ensure_redis && \
 	CHAOS_SCALE=short $(PY) -m pytest $(PYTEST_ARGS)
@@ -101,6 +127,10 @@ bench-dashboard: setup
 
 bench-documents: setup doctools
 	$(PY) bench/documents.py
+
+# Root: the multi-host bed's namespaces. What a job costs the shared PostgreSQL and Redis (docs/capacity.md).
+bench-multihost: setup multihost-tools
+	$(PY) bench/multihost_capacity.py
 
 clean:
 	rm -rf $(VENV) var staticfiles db.sqlite3

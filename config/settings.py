@@ -11,6 +11,8 @@ import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from config.redis_client import broker_connection_options
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -98,6 +100,11 @@ DATABASES = {
 # (shared/notes/performance.md). Broken connections are dropped after an error.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
+# Behind PgBouncer in transaction pooling mode a session's state does not survive its transaction:
+# Django's server-side cursors (QuerySet.iterator() outside a transaction: DECLARE … WITH HOLD)
+# would be fetched on another server connection. The engine itself keeps no session state.
+if env.bool("DATABASE_TRANSACTION_POOLING", default=False):
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and a busy timeout let the web, the worker and the scheduler share the file.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -213,7 +220,12 @@ FILE_UPLOAD_MAX_SIZE = env.int("FILE_UPLOAD_MAX_SIZE", default=20 * 1024 * 1024)
 API_MAX_JSON_BYTES = env.int("API_MAX_JSON_BYTES", default=1024 * 1024)
 
 # --- Redis and Dramatiq -----------------------------------------------------------------------
+# One server (redis://…), or Sentinel: a redis+sentinel://s1:26379,s2:26379/<master>/<db> URL, or
+# REDIS_SENTINELS=s1:26379,s2:26379 with REDIS_SENTINEL_MASTER (see config/redis_client.py).
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+REDIS_SENTINELS = env.str("REDIS_SENTINELS", default="")
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="mymaster")
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")
 
 # Broker recovery of a killed worker's messages is chosen deliberately (shared/notes/reliability.md):
 # a broker process is presumed dead after 15 s without heartbeat, and 10 % of broker calls run the
@@ -221,7 +233,12 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 DRAMATIQ_BROKER = {
     "BROKER": "jobs.broker.TrackedRedisBroker",
     "OPTIONS": {
-        "url": REDIS_URL,
+        **broker_connection_options(
+            REDIS_URL,
+            sentinels=REDIS_SENTINELS,
+            master=REDIS_SENTINEL_MASTER,
+            sentinel_password=REDIS_SENTINEL_PASSWORD,
+        ),
         "heartbeat_timeout": env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=15000),
         "maintenance_chance": env.int("DRAMATIQ_MAINTENANCE_CHANCE", default=100000),
         "namespace": env.str("DRAMATIQ_NAMESPACE", default="dramatiq"),

@@ -189,8 +189,16 @@ def claim_many(requests, *, worker_id: str) -> dict[str, Claim]:
         params = [worker_id]
         for job_id, token in unique.items():
             params += [job_id, token]
+        # Messages go to Redis inside their publisher's transaction, so one can be fetched before the
+        # row says queued. Lock the rows first, in the same implicit transaction: a publish in flight
+        # is waited for, and the UPDATE (a new snapshot, READ COMMITTED) then sees what it committed.
+        # Only rows a publisher may hold, in id order: no lock cycle with finishers or other claims.
+        wait = (
+            f"SELECT 1 FROM {_table} WHERE id = ANY(string_to_array(%s, ',')::uuid[]) AND status IN ('pending', "
+            "'scheduled', 'retrying', 'queued') ORDER BY id FOR NO KEY UPDATE; "
+        )
         with connection.cursor() as cursor:
-            cursor.execute(_hot_path_prefix() + sql, params)
+            cursor.execute(_hot_path_prefix() + wait + sql, [",".join(unique), *params])
             rows = cursor.fetchall()
     else:  # SQLite: one UPDATE per job in one transaction (RETURNING cannot name an alias there)
         rows = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import traceback as tb
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import DataError, transaction
@@ -114,7 +113,14 @@ def job_fail_attempt(ctx, exc: BaseException, *, traceback_text: str = "") -> st
         row = (
             Job.objects.select_for_update()
             .filter(pk=ctx.job_id, dispatch_token=ctx.token, status=S.RUNNING)
-            .values("attempts", "uncharged_attempts", "max_attempts", "cancel_requested_at", "retry_cycle_start")
+            .values(
+                "attempts",
+                "uncharged_attempts",
+                "max_attempts",
+                "cancel_requested_at",
+                "retry_cycle_start",
+                "started_at",
+            )
             .first()
         )
         if row is None:
@@ -141,7 +147,7 @@ def job_fail_attempt(ctx, exc: BaseException, *, traceback_text: str = "") -> st
             number=ctx.attempt,
             outcome=outcome,
             worker_id=ctx.worker_id,
-            started_at=ctx.started_at,
+            started_at=row["started_at"],  # the claim's, by the database clock (not the worker host's)
             error_type=error_type,
             error_message=error_message,
             traceback=clean_text(traceback_text[-20000:]),
@@ -228,8 +234,11 @@ def jobs_release(*, worker_ids, reason: str, culprit_job_id=None, job_ids=None, 
             released.append(job_id)
             if target == S.RETRYING and not charged:
                 front.append(row["id"])
-    if front:
-        transaction.on_commit(partial(jobs_publish, front, front=True), robust=True)
+        if front:
+            # Published while this transaction still holds their rows: another host's dispatcher
+            # (it skips locked rows) cannot take them first and send them to the back of the queue.
+            # A worker that fetches one before the commit waits for it (states.claim_many).
+            jobs_publish(front, front=True)
     return released
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs import registry, validation
@@ -108,7 +109,7 @@ def job_submit(
         with transaction.atomic():
             job.save(force_insert=True)
     except IntegrityError:
-        existing = _live_job_with_key(job.idempotency_key) if job.idempotency_key else None
+        existing = _job_that_won_key(job.idempotency_key) if job.idempotency_key else None
         if existing is None:
             raise
         return Submitted(existing, False)
@@ -161,3 +162,19 @@ def job_submit_many(
 
 def _live_job_with_key(key: str) -> Job | None:
     return Job.objects.filter(idempotency_key=key, status__in=LIVE_STATUSES).first()
+
+
+# How far back to look for the job that won a key race and already finished (index on created_at).
+KEY_RACE_WINDOW = timedelta(minutes=5)
+
+
+def _job_that_won_key(key: str) -> Job | None:
+    """After our insert lost the race for a key: the live job holding it or, when that job already
+    finished (a fast job submitted through another web host at the same moment), the newest job
+    with the key. That job is the answer to this request too, never a 500."""
+    return (
+        _live_job_with_key(key)
+        or Job.objects.filter(idempotency_key=key, created_at__gte=Now() - KEY_RACE_WINDOW)
+        .order_by("-created_at")
+        .first()
+    )

@@ -271,3 +271,19 @@ def test_detail_query_count_does_not_grow_with_attempts_or_children(staff_browse
         return len(captured)
 
     assert queries_for(2) == queries_for(20)
+
+
+def test_the_workers_page_groups_worker_processes_under_their_host(reader_browser):
+    """Hosts that share a hostname (containers, the multi-host bed) stay apart: ids are hostname:pid:random."""
+    from jobs.models import Worker, WorkerHost
+
+    for host_id, pids in (("box:41:aaaa1111", (101, 102)), ("box:41:bbbb2222", (201,))):
+        WorkerHost.objects.create(id=host_id, hostname="box", pid=41, processes=len(pids), threads=4)
+        for pid in pids:
+            Worker.objects.create(id=f"{host_id}/{pid}", host_id=host_id, hostname="box", pid=pid, threads=4)
+    page = reader_browser.get(reverse("jobs:workers")).content.decode()
+    assert "<th>Host</th>" in page
+    assert page.count("data-host") == 2  # one cell per host, spanning its processes
+    assert 'rowspan="2"' in page and "box:41:aaaa1111" in page and "box:41:bbbb2222" in page
+    first, second = page.index("box:41:aaaa1111"), page.index("box:41:bbbb2222")
+    assert first < page.index("pid 101") < second and first < page.index("pid 102") < second < page.index("pid 201")

@@ -1,3 +1,4 @@
+import importlib
 from datetime import timedelta
 
 import dramatiq
@@ -76,6 +77,28 @@ def test_idempotency_key_returns_the_live_job():
 
 
 @pytest.mark.django_db
+def test_a_submit_that_lost_a_key_race_to_a_job_already_finished_gets_that_job(monkeypatch):
+    """Found on the multi-host bed (scenario 5): two web hosts take one key at the same moment; the
+    winner's job finishes before the loser reads it back after its failed insert: that was a 500."""
+    submit_module = importlib.import_module("jobs.services.submit")  # the package re-exports submit()
+    winner = JobFactory(actor_name="echo", status=S.RUNNING, idempotency_key="k-race")
+    real_lookup = submit_module._live_job_with_key
+    lookups = []
+
+    def racing_lookup(key):
+        lookups.append(key)
+        if len(lookups) == 1:
+            return None  # before the insert: the winner was not committed yet
+        Job.objects.filter(pk=winner.pk).update(status=S.SUCCEEDED)  # and it finished before this read
+        return real_lookup(key)
+
+    monkeypatch.setattr(submit_module, "_live_job_with_key", racing_lookup)
+    submitted = services.job_submit(actor_name="echo", idempotency_key="k-race")
+    assert not submitted.created and submitted.job.pk == winner.pk
+    assert Job.objects.filter(idempotency_key="k-race").count() == 1
+
+
+@pytest.mark.django_db
 def test_eta_in_the_future_waits_in_the_database_until_due(django_capture_on_commit_callbacks):
     eta = timezone.now() + timedelta(hours=1)
     with django_capture_on_commit_callbacks(execute=True):
@@ -129,6 +152,19 @@ def test_a_retryable_failure_waits_for_its_backoff_with_a_new_token():
     attempt = JobAttempt.objects.get(job=job)
     assert (attempt.number, attempt.outcome, attempt.error_type) == (1, AttemptOutcome.FAILED, "ValueError")
     assert attempt.traceback == "Traceback: boom"
+
+
+@pytest.mark.django_db
+def test_a_failed_attempt_starts_when_the_database_says_not_when_the_worker_host_says():
+    """Found on the multi-host bed (scenario 6): a worker host whose clock ran 30 s ahead wrote
+    failed attempts that started 30 s after they ended."""
+    job = JobFactory(actor_name="t.always_fail", max_attempts=4)
+    ctx = _running_ctx(job)
+    ctx.started_at = timezone.now() + timedelta(seconds=30)  # the worker host's clock
+    services.job_fail_attempt(ctx, ValueError("boom"))
+    attempt = JobAttempt.objects.get(job=job)
+    assert attempt.started_at == Job.objects.get(pk=job.pk).started_at  # written by the claim
+    assert attempt.started_at <= attempt.finished_at
 
 
 @pytest.mark.django_db
@@ -198,7 +234,7 @@ def test_a_fenced_copy_records_its_late_effect_on_its_attempt():
     assert services.jobs_succeed([(ctx.job_id, ctx.token, {"late": True})]) == set()
     services.job_record_late_effect(job_id=ctx.job_id, attempt=ctx.attempt, outcome="succeeded")
     job.refresh_from_db()
-    assert job.status == S.RETRYING and job.result is None
+    assert job.status == S.QUEUED and job.dispatch_token == 1 and job.result is None  # republished by the release
     attempt = JobAttempt.objects.get(job=job, number=1)
     assert (attempt.outcome, attempt.late_outcome, attempt.charged) == (AttemptOutcome.LOST, "succeeded", False)
 

@@ -1,9 +1,12 @@
+import threading
+import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection, connections
 from django.utils import timezone
 
-from jobs import states
+from jobs import broker, services, states
 from jobs.models import Job, JobStatus
 from tests.factories import JobFactory
 
@@ -111,3 +114,34 @@ def test_claim_many_claims_only_claimable_jobs_with_their_tokens():
     fresh.refresh_from_db()
     assert (fresh.status, fresh.worker_id) == (S.RUNNING, "w:9")
     assert Job.objects.get(pk=stale.pk).status == S.QUEUED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_fetched_before_its_publish_commits_is_claimed_once_it_commits(monkeypatch):
+    """Found on the multi-host bed (bench/multihost_capacity.py): messages go to Redis inside the
+    publishing transaction; a worker that fetched one before the commit saw the row still pending,
+    its claim matched nothing and the message was dropped, so the job waited for the lost-message
+    check (JOBS_LOST_MESSAGE_AGE, 60 s). The claim now waits for the publisher's row lock."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises writers: the claim waits anyway)")
+    job = JobFactory(actor_name="echo", status=S.PENDING)
+    claims, racers = {}, []
+
+    def claim_on_another_connection():
+        try:
+            claims.update(states.claim_many([(str(job.pk), 0)], worker_id="host:1:abc/racer"))
+        finally:
+            connections.close_all()
+
+    def publish_while_a_worker_races(outgoing):
+        racer = threading.Thread(target=claim_on_another_connection)
+        racer.start()
+        racers.append(racer)
+        time.sleep(0.5)  # the worker's claim arrives while the publishing transaction is open
+
+    monkeypatch.setattr(broker, "publish", publish_while_a_worker_races)
+    assert services.jobs_publish([job.pk]) == 1
+    racers[0].join(10)
+    assert str(job.pk) in claims, "the early message's claim matched nothing: it would be dropped"
+    job.refresh_from_db()
+    assert (job.status, job.worker_id, job.attempts) == (S.RUNNING, "host:1:abc/racer", 1)

