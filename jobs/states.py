@@ -54,10 +54,12 @@ MACHINE = (
     ),
     Transition(
         "claim",
-        (S.QUEUED,),
+        (S.QUEUED, S.PENDING, S.SCHEDULED, S.RETRYING),
         (S.RUNNING,),
         "the message's token is the row's and no cancel was requested; counts the attempt, records the "
-        "worker process; a stale or duplicate message matches nothing and is dropped",
+        "worker process; a stale or duplicate message matches nothing and is dropped. A message exists "
+        "for the row's token only once published, so a job is claimed from queued, or from the state a "
+        "publish still in flight is moving it out of (the claim waits for that publish's row lock)",
     ),
     Transition(
         "succeed",
@@ -166,7 +168,14 @@ _CLAIM_SET = (
     "status = 'running', status_changed_at = {now}, attempts = {j}attempts + 1, started_at = {now}, "
     "finished_at = NULL, worker_id = %s, progress = 0, progress_message = ''"
 )
-_CLAIM_GUARD = "{j}dispatch_token = {token} AND ({j}status = 'queued') IS TRUE AND {j}cancel_requested_at IS NULL"
+# A message exists for the row's token only once it was published, so the guard admits any
+# status a message can find a publishable job in: a claim that meets a publish still in flight
+# (messages go to Redis inside the publisher's transaction) then waits for its row lock and
+# re-checks the committed row, instead of finding it still pending and dropping the message.
+_CLAIM_GUARD = (
+    "{j}dispatch_token = {token} AND ({j}status IN ('queued', 'pending', 'scheduled', 'retrying')) IS TRUE "
+    "AND {j}cancel_requested_at IS NULL"
+)
 _CLAIM_RETURNING = "{j}id, {j}attempts, {j}max_attempts, {j}retry_cycle_start, {j}uncharged_attempts"
 
 
@@ -178,6 +187,7 @@ def claim_many(requests, *, worker_id: str) -> dict[str, Claim]:
         unique[str(job_id)] = max(unique.get(str(job_id), int(token)), int(token))
     if not unique:
         return {}
+    unique = dict(sorted(unique.items()))  # rows locked in id order: no lock cycle between batches
     now = now_sql()
     if connection.vendor == "postgresql":
         values = ", ".join(["(%s::uuid, %s::integer)"] * len(unique))
@@ -189,16 +199,8 @@ def claim_many(requests, *, worker_id: str) -> dict[str, Claim]:
         params = [worker_id]
         for job_id, token in unique.items():
             params += [job_id, token]
-        # Messages go to Redis inside their publisher's transaction, so one can be fetched before the
-        # row says queued. Lock the rows first, in the same implicit transaction: a publish in flight
-        # is waited for, and the UPDATE (a new snapshot, READ COMMITTED) then sees what it committed.
-        # Only rows a publisher may hold, in id order: no lock cycle with finishers or other claims.
-        wait = (
-            f"SELECT 1 FROM {_table} WHERE id = ANY(string_to_array(%s, ',')::uuid[]) AND status IN ('pending', "
-            "'scheduled', 'retrying', 'queued') ORDER BY id FOR NO KEY UPDATE; "
-        )
         with connection.cursor() as cursor:
-            cursor.execute(_hot_path_prefix() + wait + sql, [",".join(unique), *params])
+            cursor.execute(_hot_path_prefix() + sql, params)
             rows = cursor.fetchall()
     else:  # SQLite: one UPDATE per job in one transaction (RETURNING cannot name an alias there)
         rows = []

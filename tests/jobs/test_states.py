@@ -18,9 +18,10 @@ def test_terminal_success_has_no_way_out():
     assert not states.can_transition(S.SUCCEEDED, S.PENDING)
 
 
-def test_only_a_queued_job_is_claimed():
-    assert states.sources_of(S.RUNNING) == (S.QUEUED,)
+def test_a_job_is_claimed_only_from_a_state_its_message_can_find_it_in():
+    assert states.sources_of(S.RUNNING) == tuple(sorted((S.PENDING, S.QUEUED, S.RETRYING, S.SCHEDULED)))
     assert not states.can_transition(S.RUNNING, S.QUEUED)
+    assert not states.can_transition(S.CANCELLED, S.RUNNING) and not states.can_transition(S.FAILED, S.RUNNING)
 
 
 def test_every_transition_states_its_guard_and_reaches_only_declared_targets():
@@ -68,13 +69,13 @@ def test_claim_counts_the_attempt_once():
 
 
 @pytest.mark.django_db
-def test_claim_rejects_a_stale_token_a_cancel_request_and_an_unpublished_job():
+def test_claim_rejects_a_stale_token_a_cancel_request_and_a_finished_job():
     job = JobFactory(status=S.QUEUED, dispatch_token=3)
     assert states.claim_many([(job.pk, 2)], worker_id="w") == {}
     cancelled = JobFactory(status=S.QUEUED, cancel_requested_at=timezone.now())
     assert states.claim_many([(cancelled.pk, 0)], worker_id="w") == {}
-    waiting = JobFactory(status=S.RETRYING, dispatch_token=1)  # its message is not published yet
-    assert states.claim_many([(waiting.pk, 1)], worker_id="w") == {}
+    finished = JobFactory(status=S.CANCELLED, dispatch_token=1)
+    assert states.claim_many([(finished.pk, 1)], worker_id="w") == {}
     assert str(job.pk) in states.claim_many([(job.pk, 3)], worker_id="w")
 
 
