@@ -236,3 +236,4 @@ class Worker(models.Model):
 
 
 from jobs.scheduling.models import Schedule, ScheduleRun  # noqa
+from jobs.audit.models import AuditEntry  # noqa
