@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis, dq_name
 
@@ -22,11 +23,49 @@ ACKED_AFTER_COMMIT = "acked_after_commit"
 
 
 class _Consumer(_RedisConsumer):
+    """Dramatiq's Redis consumer, plus: what it had prefetched is given back when it is closed.
+
+    On a connection error (an ack that fails while Redis restarts) Dramatiq's consumer thread closes
+    its consumer and starts a new one; the old one's prefetched messages are dropped from memory
+    while Redis keeps them in this process's ack set. The process stays alive and keeps beating, so
+    no dead-consumer requeue ever takes them back: those jobs would wait for ever. ``close`` hands
+    them back, at once when Redis answers, else through the next consumer of the same queue.
+    """
+
     def ack(self, message):
         if message.options.get(ACKED_AFTER_COMMIT):
             self.queued_message_ids.discard(message.message_id)  # prefetch accounting only
             return
         super().ack(message)
+
+    def close(self):
+        orphans = _orphaned.setdefault((id(self.broker), self.queue_name), set())
+        for data in self.message_cache:
+            if data is not None:
+                orphans.add(dramatiq.Message.decode(data).options["redis_message_id"])
+        self.message_cache = []
+        self._give_back_orphans()
+        super().close()
+
+    def __next__(self):
+        if _orphaned.get((id(self.broker), self.queue_name)):
+            self._give_back_orphans()
+        return super().__next__()
+
+    def _give_back_orphans(self) -> None:
+        orphans = _orphaned.get((id(self.broker), self.queue_name))
+        if not orphans:
+            return
+        ids = sorted(orphans)
+        try:
+            self.broker.do_requeue(self.queue_name, *ids)  # only ids still in this process's ack set
+        except redis.ConnectionError:
+            return  # still down: the next consumer of this queue tries again
+        orphans.difference_update(ids)
+
+
+# (broker, queue) → prefetched message ids a closed consumer could not give back yet.
+_orphaned: dict[tuple[int, str], set[str]] = {}
 
 
 class TrackedRedisBroker(RedisBroker):

@@ -1,0 +1,58 @@
+"""jobs/broker.py against the real Redis (the test run's own namespace)."""
+
+import uuid
+
+import dramatiq
+
+from jobs import broker
+
+
+def _publish(queue_name: str, count: int) -> list[str]:
+    items = [
+        broker.Outgoing(
+            job_id=str(uuid.uuid4()), token=0, queue_name=queue_name, actor_name="echo", args=[i], kwargs={}
+        )
+        for i in range(count)
+    ]
+    broker.publish(items)
+    return [broker.message_key(item) for item in items]
+
+
+def _drain(consumer, limit: int = 20) -> list[str]:
+    got = []
+    for _ in range(limit):
+        message = next(consumer)
+        if message is None:
+            if got:
+                break
+            continue
+        got.append(message.options["redis_message_id"])
+    return got
+
+
+def test_a_consumer_closed_after_a_connection_error_gives_back_what_it_had_prefetched():
+    """Dramatiq's consumer thread closes its consumer on a connection error (e.g. an ack that fails
+    while Redis restarts) and opens a new one; the prefetched messages must not stay in this live
+    process's ack set, where nothing would ever requeue them."""
+    queue_name = f"orphans-{uuid.uuid4().hex[:8]}"
+    ids = _publish(queue_name, 3)
+    current = dramatiq.get_broker()
+    first = current.consume(queue_name, prefetch=3, timeout=100)
+    taken = next(first)  # fetches all three, hands out one
+    assert taken.options["redis_message_id"] == ids[0]
+    first.close()  # what the consumer thread does after the error
+
+    second = current.consume(queue_name, prefetch=3, timeout=100)
+    assert sorted(_drain(second)) == sorted(ids[1:])
+    second.close()
+
+
+def test_messages_present_sees_a_published_message_until_it_is_acked():
+    queue_name = f"present-{uuid.uuid4().hex[:8]}"
+    (message_id,) = _publish(queue_name, 1)
+    job_id, token = message_id.split(".")
+    assert broker.messages_present([(job_id, int(token), queue_name)]) == [True]
+    consumer = dramatiq.get_broker().consume(queue_name, prefetch=1, timeout=100)
+    message = next(consumer)
+    consumer.ack(message)
+    assert broker.messages_present([(job_id, int(token), queue_name)]) == [False]
