@@ -280,6 +280,14 @@ JOBS = {
     "WORKER_TIMEOUT_MS": env.int("JOBS_WORKER_TIMEOUT_MS", default=100),
 }
 
+# Retention by final state (jobs/retention.py): a finished job's row is deleted by the daily prune
+# once it has been finished this long (durations like 30m, 12h, 3d, 2w; dead letters are the failed
+# jobs). Set from the environment as JOBS_RETENTION="succeeded=3d,failed=90d,cancelled=7d"; a state
+# left out keeps JOBS_RETENTION_DAYS. JOBS_RESULT_TTL clears a result (the row stays) once its job
+# has been finished this long; empty keeps results as long as their rows. Checked at startup.
+JOBS_RETENTION = env.dict("JOBS_RETENTION", default={"succeeded": "3d", "failed": "90d", "cancelled": "7d"})
+JOBS_RESULT_TTL = env.str("JOBS_RESULT_TTL", default="1d")
+
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: an unauthenticated call then gets 401 with "WWW-Authenticate: Token", not 403.

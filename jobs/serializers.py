@@ -165,9 +165,24 @@ class JobOutput(serializers.ModelSerializer):
 
 class JobDetailOutput(JobOutput):
     attempt_log = AttemptOutput(many=True, read_only=True)
+    row_expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When the daily prune deletes this job (JOBS_RETENTION)."
+    )
+    result_expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When the daily prune clears its result (JOBS_RESULT_TTL)."
+    )
 
     class Meta(JobOutput.Meta):
-        fields = [*JobOutput.Meta.fields, "args", "kwargs", "result", "dispatch_token", "attempt_log"]
+        fields = [
+            *JobOutput.Meta.fields,
+            "args",
+            "kwargs",
+            "result",
+            "dispatch_token",
+            "attempt_log",
+            "row_expires_at",
+            "result_expires_at",
+        ]
 
 
 class JobPageOutput(serializers.Serializer):
