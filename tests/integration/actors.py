@@ -112,3 +112,10 @@ def locked(seconds=1.0, timeout=1.0):
         end = time.time()
         dramatiq.get_broker().client.rpush(lock_intervals_key(), f"{start}:{end}:{os.getpid()}")
     return "done"
+
+
+@job_actor(actor_name="t.typed", retry=Fixed(max_retries=0))
+def typed(count: int, ratio: float, label: str = "total", loud: bool = False):
+    """Multiplies a count by a ratio: a job with typed parameters for the submission form."""
+    text = f"{label}: {count * ratio}"
+    return {"text": text.upper() if loud else text, "count": count, "ratio": ratio}
