@@ -278,6 +278,14 @@ JOBS = {
     "MAX_ARGS_BYTES": env.int("JOBS_MAX_ARGS_BYTES", default=64 * 1024),
     "MAX_RESULT_BYTES": env.int("JOBS_MAX_RESULT_BYTES", default=64 * 1024),
     "WORKER_TIMEOUT_MS": env.int("JOBS_WORKER_TIMEOUT_MS", default=100),
+    # run_worker --autoscale MIN:MAX (jobs/worker/autoscale.py): every AUTOSCALE_INTERVAL seconds a
+    # host grows by a process while more jobs wait than its threads, or the oldest has waited more
+    # than AUTOSCALE_MAX_WAIT seconds, unless free memory is under AUTOSCALE_MIN_FREE_MEMORY_MB;
+    # it shrinks after AUTOSCALE_QUIET_PERIOD seconds without a waiting job.
+    "AUTOSCALE_INTERVAL": env.float("JOBS_AUTOSCALE_INTERVAL", default=2.0),
+    "AUTOSCALE_MAX_WAIT": env.float("JOBS_AUTOSCALE_MAX_WAIT", default=10.0),
+    "AUTOSCALE_QUIET_PERIOD": env.float("JOBS_AUTOSCALE_QUIET_PERIOD", default=60.0),
+    "AUTOSCALE_MIN_FREE_MEMORY_MB": env.int("JOBS_AUTOSCALE_MIN_FREE_MEMORY_MB", default=512),
 }
 
 # Retention by final state (jobs/retention.py): a finished job's row is deleted by the daily prune

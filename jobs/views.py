@@ -342,7 +342,8 @@ def schedule_action(request, schedule_id):
 
 @login_required
 def workers(request):
-    return _render(request, "jobs/workers.html", {"workers": selectors.worker_overview()})
+    context = {"workers": selectors.worker_overview(), "autoscale_events": selectors.autoscale_events()}
+    return _render(request, "jobs/workers.html", context)
 
 
 _cpu_primed = {"done": False}
