@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jobs import registry, selectors, services, validation
+from jobs import registry, retention, selectors, services, validation
 from jobs.errors import ApplicationError, ValidationFailed
 from jobs.forms import JobFilterForm, JobSubmitOptionsForm, encode_cursor
 from jobs.models import JobStatus
@@ -284,7 +284,8 @@ def _valid_ids(values) -> list[str]:
 
 @login_required
 def dead_letters(request):
-    return _render(request, "jobs/dead_letters.html", {"groups": selectors.dead_letter_groups()})
+    kept_for = retention.policy().rows["failed"]
+    return _render(request, "jobs/dead_letters.html", {"groups": selectors.dead_letter_groups(), "kept_for": kept_for})
 
 
 @staff_action

@@ -75,3 +75,13 @@ def test_readers_get_no_form(reader_browser):
     assert reader_browser.post(URL, {"actor": "echo", "priority": "0"}).status_code == 403
     assert "submit-link" not in reader_browser.get("/jobs/").content.decode()
     assert not Job.objects.exists()
+
+
+def test_an_eta_from_the_form_schedules_the_job(staff_browser):
+    response = staff_browser.post(
+        URL, {"actor": "t.typed", "p_count": "1", "p_ratio": "1", "priority": "0", "eta": "2099-01-01T10:00"}
+    )
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.eta.isoformat() == "2099-01-01T10:00:00+00:00"
+    assert job.status == JobStatus.SCHEDULED

@@ -125,3 +125,7 @@ def test_a_running_job_has_no_expiry(staff_client):
     job = JobFactory(status=S.RUNNING)
     body = staff_client.get(f"/api/v1/jobs/{job.pk}").json()
     assert (body["row_expires_at"], body["result_expires_at"]) == (None, None)
+
+
+def test_the_dead_letters_page_says_how_long_they_are_kept(staff_browser):
+    assert "deletes them 90 days after they failed" in staff_browser.get("/dead-letters/").content.decode()
