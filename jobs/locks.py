@@ -50,10 +50,11 @@ def lock_key(name: str) -> str:
 
 
 @contextmanager
-def job_lock(name: str, *, timeout: float = 60.0, blocking_timeout: float = 10.0) -> Iterator[Lock]:
+def job_lock(name: str, *, timeout: float | None = 60.0, blocking_timeout: float = 10.0) -> Iterator[Lock]:
     """Hold the lock ``name`` for the block; ``LockNotAcquired`` after ``blocking_timeout`` seconds.
 
-    ``timeout`` (seconds) is the lock's expiry in Redis, renewed while this process runs the job.
+    ``timeout`` (seconds) is the lock's expiry in Redis, renewed while this process runs the job
+    (None: no expiry, and a process that dies holding the lock leaves it held: avoid).
     """
     if not name or not isinstance(name, str):
         raise ValueError("A job lock needs a non-empty name.")
@@ -90,7 +91,7 @@ def extend_held() -> None:
         return
     now = time.monotonic()
     with _held_lock:
-        due = [h for h in _held.values() if now - h.extended_at >= h.lock.timeout / 3]
+        due = [h for h in _held.values() if h.lock.timeout and now - h.extended_at >= h.lock.timeout / 3]
     for held in due:
         try:
             held.lock.reacquire()

@@ -65,3 +65,10 @@ def test_extending_renews_the_expiry_of_held_locks():
 def test_a_lock_needs_a_name():
     with pytest.raises(ValueError), job_lock(""):
         pass
+
+
+def test_a_lock_without_expiry_is_left_alone_by_the_renewal():
+    with job_lock("unit:f", timeout=None):
+        locks.extend_held()
+        assert redis().pttl(locks.lock_key("unit:f")) == -1
+    assert not redis().exists(locks.lock_key("unit:f"))
