@@ -278,7 +278,23 @@ JOBS = {
     "MAX_ARGS_BYTES": env.int("JOBS_MAX_ARGS_BYTES", default=64 * 1024),
     "MAX_RESULT_BYTES": env.int("JOBS_MAX_RESULT_BYTES", default=64 * 1024),
     "WORKER_TIMEOUT_MS": env.int("JOBS_WORKER_TIMEOUT_MS", default=100),
+    # run_worker --autoscale MIN:MAX (jobs/worker/autoscale.py): every AUTOSCALE_INTERVAL seconds a
+    # host grows by a process while more jobs wait than its threads, or the oldest has waited more
+    # than AUTOSCALE_MAX_WAIT seconds, unless free memory is under AUTOSCALE_MIN_FREE_MEMORY_MB;
+    # it shrinks after AUTOSCALE_QUIET_PERIOD seconds without a waiting job.
+    "AUTOSCALE_INTERVAL": env.float("JOBS_AUTOSCALE_INTERVAL", default=2.0),
+    "AUTOSCALE_MAX_WAIT": env.float("JOBS_AUTOSCALE_MAX_WAIT", default=10.0),
+    "AUTOSCALE_QUIET_PERIOD": env.float("JOBS_AUTOSCALE_QUIET_PERIOD", default=60.0),
+    "AUTOSCALE_MIN_FREE_MEMORY_MB": env.int("JOBS_AUTOSCALE_MIN_FREE_MEMORY_MB", default=512),
 }
+
+# Retention by final state (jobs/retention.py): a finished job's row is deleted by the daily prune
+# once it has been finished this long (durations like 30m, 12h, 3d, 2w; dead letters are the failed
+# jobs). Set from the environment as JOBS_RETENTION="succeeded=3d,failed=90d,cancelled=7d"; a state
+# left out keeps JOBS_RETENTION_DAYS. JOBS_RESULT_TTL clears a result (the row stays) once its job
+# has been finished this long; empty keeps results as long as their rows. Checked at startup.
+JOBS_RETENTION = env.dict("JOBS_RETENTION", default={"succeeded": "3d", "failed": "90d", "cancelled": "7d"})
+JOBS_RESULT_TTL = env.str("JOBS_RESULT_TTL", default="1d")
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {

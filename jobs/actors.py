@@ -56,7 +56,7 @@ def demo_flaky(failures: int = 2):
     visibility=INTERNAL,
 )
 def prune_jobs(older_than_days: int | None = None):
-    """Deletes finished jobs past the retention window."""
+    """Deletes finished jobs past their state's retention and clears expired results."""
     if older_than_days is not None and (isinstance(older_than_days, bool) or older_than_days < 1):
         # Internal, but the schedule's arguments are editable in the admin: never delete everything.
         raise PermanentError(f"older_than_days must be 1 or more, not {older_than_days!r}.")

@@ -18,6 +18,7 @@ from jobs.serializers import (
     JobPageOutput,
     JobPurgeInput,
     JobSubmitInput,
+    QueueOutput,
     StatsInput,
 )
 
@@ -170,9 +171,15 @@ class JobStatsApi(APIView):
 
 
 class QueueListApi(APIView):
-    @extend_schema(responses=inline_serializer("Queue", {"name": serializers.CharField()}, many=True))
+    @extend_schema(
+        responses=QueueOutput(many=True),
+        summary="Per queue: depth and the age of the oldest waiting job (for autoscalers)",
+        description="Depth counts jobs waiting to start (pending + queued); oldest_waiting_seconds is the "
+        "queue latency. An external autoscaler (a Kubernetes HPA on an external metric, a dyno autoscaler) "
+        "polls this to scale worker hosts; see the README's autoscaling section.",
+    )
     def get(self, request):
-        return Response(selectors.queue_overview())
+        return Response(QueueOutput(selectors.queue_overview(), many=True).data)
 
 
 class WorkerListApi(APIView):

@@ -13,7 +13,10 @@ class JobsConfig(AppConfig):
     def ready(self):
         import dramatiq
 
+        from jobs import retention
         from jobs.clock import install_clock_offset
+
+        retention.policy()  # a bad JOBS_RETENTION or JOBS_RESULT_TTL stops the process here, not at 4 am
 
         install_clock_offset()  # tests only: a host whose clock is wrong
 

@@ -46,8 +46,17 @@ class UnknownActor(ValidationFailed):
     code = "unknown_actor"
 
 
-class PermanentError(Exception):
+class JobError(Exception):
+    """A failure raised inside a running job; it retries by the actor's policy unless permanent."""
+
+
+class PermanentError(JobError):
     """Raised by an actor for a failure that retrying cannot fix: the job fails at once."""
+
+
+class LockNotAcquired(JobError):
+    """A job lock (jobs.locks) held elsewhere for longer than the job would wait: the attempt fails
+    and the job retries by its policy."""
 
 
 class JobCancelled(BaseException):

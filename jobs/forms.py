@@ -1,4 +1,4 @@
-"""Forms of the dashboard pages: the job list's filters and the page cursor."""
+"""Forms of the dashboard pages: the job list's filters, the page cursor, a submission's options."""
 
 import base64
 import uuid
@@ -8,6 +8,7 @@ from django import forms
 
 from jobs import registry
 from jobs.models import JobStatus
+from jobs.validation import PRIORITY_RANGE
 
 PAGE_SIZES = (20, 50, 100, 200)
 
@@ -72,3 +73,22 @@ class JobFilterForm(forms.Form):
     def cursor(self):
         data = self.cleaned_data
         return decode_cursor(data.get("after") or ""), decode_cursor(data.get("before") or "")
+
+
+class JobSubmitOptionsForm(forms.Form):
+    """The options of a job submitted from the dashboard; its arguments come from the actor's
+    signature (jobs.validation.form_call)."""
+
+    queue = forms.ChoiceField(required=False, help_text="Empty: the actor's own queue.")
+    priority = forms.IntegerField(initial=0, min_value=PRIORITY_RANGE[0], max_value=PRIORITY_RANGE[1])
+    eta = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        label="ETA",
+        help_text="Empty: at once. In the server's time zone.",
+    )
+    idempotency_key = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["queue"].choices = [("", "the actor's queue")] + [(q, q) for q in registry.QUEUES]

@@ -141,6 +141,20 @@ class Job(models.Model):
         return self.available_at if self.status == JobStatus.RETRYING else None
 
     @property
+    def row_expires_at(self):
+        """When the daily prune deletes this job (None until it finishes): ``JOBS_RETENTION``."""
+        from jobs import retention
+
+        return retention.policy().row_expires_at(status=self.status, finished_at=self.finished_at)
+
+    @property
+    def result_expires_at(self):
+        """When the daily prune clears this job's result (None until it finishes): ``JOBS_RESULT_TTL``."""
+        from jobs import retention
+
+        return retention.policy().result_expires_at(status=self.status, finished_at=self.finished_at)
+
+    @property
     def wait_seconds(self) -> float | None:
         if self.started_at and self.enqueued_at:
             return max((self.started_at - self.enqueued_at).total_seconds(), 0.0)

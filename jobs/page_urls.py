@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("jobs/", views.job_list, name="list"),
     path("jobs/bulk", views.jobs_bulk, name="bulk"),
+    path("jobs/submit/", views.job_submit, name="submit"),
     path("jobs/<str:job_id>/", views.job_detail, name="detail"),
     path("jobs/<str:job_id>/retry", views.job_retry, name="retry"),
     path("jobs/<str:job_id>/cancel", views.job_cancel, name="cancel"),

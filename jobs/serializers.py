@@ -165,12 +165,46 @@ class JobOutput(serializers.ModelSerializer):
 
 class JobDetailOutput(JobOutput):
     attempt_log = AttemptOutput(many=True, read_only=True)
+    row_expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When the daily prune deletes this job (JOBS_RETENTION)."
+    )
+    result_expires_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When the daily prune clears its result (JOBS_RESULT_TTL)."
+    )
 
     class Meta(JobOutput.Meta):
-        fields = [*JobOutput.Meta.fields, "args", "kwargs", "result", "dispatch_token", "attempt_log"]
+        fields = [
+            *JobOutput.Meta.fields,
+            "args",
+            "kwargs",
+            "result",
+            "dispatch_token",
+            "attempt_log",
+            "row_expires_at",
+            "result_expires_at",
+        ]
 
 
 class JobPageOutput(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next (older) page, if any.")
     previous = serializers.URLField(allow_null=True, help_text="The previous (newer) page, if any.")
     results = JobOutput(many=True)
+
+
+class QueueOutput(serializers.Serializer):
+    """One queue's load: what an external autoscaler (a Kubernetes HPA, a dyno autoscaler) scales on."""
+
+    name = serializers.CharField()
+    depth = serializers.IntegerField(help_text="Jobs waiting to start: pending + queued.")
+    oldest_waiting_seconds = serializers.FloatField(
+        allow_null=True, help_text="How long the oldest waiting job has waited (database clock); null when none waits."
+    )
+    broker_ready = serializers.IntegerField(
+        allow_null=True, help_text="Messages ready in Redis, not yet fetched by a worker; null when Redis is down."
+    )
+    pending = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    running = serializers.IntegerField()
+    retrying = serializers.IntegerField()
+    scheduled = serializers.IntegerField()
+    failed = serializers.IntegerField()

@@ -6,6 +6,8 @@
 * ``validate_call``: the arguments bind to the actor's signature, and match its simple type hints.
 * ``validate_public_actor``: the actor exists and users may submit it (not ``internal``).
 * ``validate_priority``: a priority within ``PRIORITY_RANGE`` (a smallint column allows more).
+* ``actor_parameters`` / ``form_call``: an actor's parameters for the dashboard's form, and the
+  call its fields stand for (typed by the hints, then checked by ``validate_call`` like any other).
 
 The API, the dashboard, the schedules and the commands call them; so does ``job_submit``.
 Every refusal is a ValidationFailed (400) naming the field, or PayloadTooLarge (413).
@@ -19,6 +21,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -219,3 +222,133 @@ def validate_priority(priority) -> int:
             details={"field": "priority", "min": low, "max": high},
         )
     return priority
+
+
+# --- Parameters from signatures, for the dashboard's submission form ---------------------------
+
+_EMPTY = inspect.Parameter.empty
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of an actor, as a form shows it: ``input`` is number, text, bool or json."""
+
+    name: str
+    kind: inspect._ParameterKind
+    hint: object
+    required: bool
+    default_text: str
+
+    @property
+    def type_name(self) -> str:
+        if self.kind == inspect.Parameter.VAR_POSITIONAL:
+            return "list (more positional arguments)"
+        if self.kind == inspect.Parameter.VAR_KEYWORD:
+            return "dict (more keyword arguments)"
+        return "" if self.hint is _EMPTY else _hint_name(self.hint)
+
+    @property
+    def input(self) -> str:
+        hint = _without_none(self.hint)
+        if self.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            return "json"
+        if hint is bool:
+            return "bool"
+        if hint in (int, float):
+            return "number"
+        return "text" if hint in (str, _EMPTY) else "json"
+
+    @property
+    def step(self) -> str:
+        return "1" if _without_none(self.hint) is int else "any"
+
+
+def _without_none(hint):
+    """``X`` for ``X | None`` (and ``Optional[X]``); the hint itself otherwise."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        options = [option for option in typing.get_args(hint) if option is not type(None)]
+        return options[0] if len(options) == 1 else hint
+    return hint
+
+
+def _default_text(value) -> str:
+    try:
+        return json.dumps(value) if not isinstance(value, str) else value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def actor_parameters(target) -> list[Parameter]:
+    """The parameters of an actor (ActorSpec or function), with their hints and defaults."""
+    fn = _function_of(target)
+    hints = _type_hints(fn)
+    return [
+        Parameter(
+            name=p.name,
+            kind=p.kind,
+            hint=hints.get(p.name, _EMPTY),
+            required=p.default is _EMPTY and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD),
+            default_text="" if p.default is _EMPTY else _default_text(p.default),
+        )
+        for p in inspect.signature(fn).parameters.values()
+    ]
+
+
+def actor_summary(target) -> str:
+    """The first line of an actor's docstring ("" without one)."""
+    doc = inspect.getdoc(_function_of(target)) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _form_value(parameter: Parameter, text: str):
+    """The JSON value a form's text stands for, by the parameter's hint; ValidationFailed if none."""
+    hint = _without_none(parameter.hint)
+    try:
+        if text == "null" and hint is not parameter.hint:
+            return None
+        if parameter.input == "json":
+            value = json.loads(text)
+        elif hint is bool:
+            value = {"true": True, "false": False}[text.lower()]
+        elif hint is int:
+            value = int(text)
+        elif hint is float:
+            value = float(text)
+        else:
+            value = text
+    except (ValueError, KeyError):
+        kind = parameter.type_name if parameter.input != "json" else "JSON"
+        raise ValidationFailed(
+            f"{parameter.name} must be {kind or 'a value'}, not {text!r:.100}.",
+            details={"field": "kwargs", "parameter": parameter.name},
+            code="invalid_arguments",
+        ) from None
+    if parameter.kind == inspect.Parameter.VAR_POSITIONAL and not isinstance(value, list):
+        raise ValidationFailed(f"{parameter.name} must be a JSON array.", details={"parameter": parameter.name})
+    if parameter.kind == inspect.Parameter.VAR_KEYWORD and not isinstance(value, dict):
+        raise ValidationFailed(f"{parameter.name} must be a JSON object.", details={"parameter": parameter.name})
+    return value
+
+
+def form_call(target, texts: dict[str, str]) -> tuple[list, dict]:
+    """(args, kwargs) from a form's text per parameter name; an empty text leaves the default.
+
+    The values are typed by the parameters' hints; the call itself is then checked by
+    ``validate_call`` (which ``job_submit`` runs), like any call from the API or a command.
+    """
+    args: list = []
+    kwargs: dict = {}
+    for parameter in actor_parameters(target):
+        text = (texts.get(parameter.name) or "").strip()
+        if not text:
+            continue
+        value = _form_value(parameter, text)
+        if parameter.kind == inspect.Parameter.POSITIONAL_ONLY:
+            args.append(value)
+        elif parameter.kind == inspect.Parameter.VAR_POSITIONAL:
+            args.extend(value)
+        elif parameter.kind == inspect.Parameter.VAR_KEYWORD:
+            kwargs.update(value)
+        else:
+            kwargs[parameter.name] = value
+    return args, kwargs

@@ -18,9 +18,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from jobs import registry, selectors, services
-from jobs.errors import ApplicationError
-from jobs.forms import JobFilterForm, encode_cursor
+from jobs import registry, retention, selectors, services, validation
+from jobs.errors import ApplicationError, ValidationFailed
+from jobs.forms import JobFilterForm, JobSubmitOptionsForm, encode_cursor
 from jobs.models import JobStatus
 from jobs.scheduling import selectors as schedule_selectors
 from jobs.scheduling import services as schedule_services
@@ -148,6 +148,55 @@ def job_list(request):
 
 
 @login_required
+def job_submit(request):
+    """Staff submit a public actor's job: its parameters from its signature, validated like the API."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff may submit jobs.")
+    actors = [spec for spec in registry.all_specs() if not spec.internal]
+    chosen = request.POST.get("actor") or request.GET.get("actor") or ""
+    spec = next((s for s in actors if s.name == chosen), None)
+    options = JobSubmitOptionsForm(request.POST if request.method == "POST" else None)
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            spec = validation.validate_public_actor(chosen)
+            if not options.is_valid():
+                raise ValidationFailed(
+                    "Check the options: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in options.errors.items())
+                )
+            texts = {name[2:]: value for name, value in request.POST.items() if name.startswith("p_")}
+            args, kwargs = validation.form_call(spec, texts)
+            data = options.cleaned_data
+            submitted = services.job_submit(
+                actor_name=spec.name,
+                args=args,
+                kwargs=kwargs,
+                queue=data["queue"] or None,
+                priority=data["priority"],
+                eta=data["eta"],
+                idempotency_key=data["idempotency_key"] or None,
+            )
+        except ApplicationError as exc:
+            error, status = exc, exc.status_code
+        else:
+            verb = "Submitted" if submitted.created else "The idempotency key matched"
+            messages.success(request, f"{verb} job {submitted.job.pk}.")
+            return redirect("jobs:detail", submitted.job.pk)
+    context = {
+        "actors": actors,
+        "spec": spec,
+        "summary": validation.actor_summary(spec) if spec else "",
+        "fields": [
+            {"parameter": p, "value": request.POST.get(f"p_{p.name}", "")}
+            for p in (validation.actor_parameters(spec) if spec else [])
+        ],
+        "options": options,
+        "error": error,
+    }
+    return render(request, "jobs/submit.html", context, status=status)
+
+
+@login_required
 def job_detail(request, job_id):
     job = selectors.job_get(job_id)
     if job is None:
@@ -235,7 +284,8 @@ def _valid_ids(values) -> list[str]:
 
 @login_required
 def dead_letters(request):
-    return _render(request, "jobs/dead_letters.html", {"groups": selectors.dead_letter_groups()})
+    kept_for = retention.policy().rows["failed"]
+    return _render(request, "jobs/dead_letters.html", {"groups": selectors.dead_letter_groups(), "kept_for": kept_for})
 
 
 @staff_action
@@ -293,7 +343,8 @@ def schedule_action(request, schedule_id):
 
 @login_required
 def workers(request):
-    return _render(request, "jobs/workers.html", {"workers": selectors.worker_overview()})
+    context = {"workers": selectors.worker_overview(), "autoscale_events": selectors.autoscale_events()}
+    return _render(request, "jobs/workers.html", context)
 
 
 _cpu_primed = {"done": False}

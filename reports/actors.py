@@ -6,6 +6,7 @@ worker process's start-up, which a worker that never runs a report should not pa
 process takes jobs again that much sooner)."""
 
 from jobs.context import current_job
+from jobs.locks import job_lock
 from jobs.registry import INTERNAL, job_actor
 from jobs.retry import Fixed
 
@@ -22,7 +23,10 @@ def generate_store_report(report_id: str):
     """Computes a store uptime report from the database and writes its CSV."""
     from reports import services
 
-    return services.store_report_generate(report_id=report_id, job=current_job())
+    # Every store report reads all the store data at once: two at a time would double the memory
+    # of the heaviest job for the same answer. The second waits (or retries) until the first ends.
+    with job_lock("reports:store-uptime", timeout=120, blocking_timeout=300):
+        return services.store_report_generate(report_id=report_id, job=current_job())
 
 
 @job_actor(

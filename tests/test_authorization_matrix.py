@@ -139,6 +139,9 @@ ROWS = [
     Row("jobs:dead_letters_action", "post", 302, 403, 302, data=lambda o: {"action": "retry", "scope": "all"}),
     Row("jobs:schedule_action", "post", 302, 403, 302, kwargs=schedule, data=lambda o: {"action": "pause"}),
     Row("reports:trigger", "post", 302, 403, 302, data=lambda o: {"kind": "store_uptime"}),
+    # The submission form: staff only, even to see it; a valid submission redirects to the job.
+    Row("jobs:submit", "get", 302, 403, 200),
+    Row("jobs:submit", "post", 302, 403, 302, data=lambda o: {"actor": "echo", "priority": "0"}),
     # --- The Django admin's doors (inside, its own permissions apply): staff only ---
     Row("admin:index", "get", 302, 302, 200),
     Row("admin:login", "get", 200, 200, 302),  # a non-staff user is told to sign in as staff

@@ -22,6 +22,7 @@ from jobs.selectors.stats import (
 from jobs.selectors.system import (
     SCHEDULER_HEARTBEAT_EXPIRY,
     actor_overview,
+    autoscale_events,
     host_metrics,
     live_workers,
     queue_overview,
@@ -48,6 +49,7 @@ __all__ = [
     "jobs_by_ids",
     "latency_percentiles",
     "live_workers",
+    "autoscale_events",
     "queue_overview",
     "scheduler_heartbeat_key",
     "scheduler_status",

@@ -9,7 +9,7 @@ import dramatiq
 import psutil
 from django.conf import settings
 from django.db import connection
-from django.db.models import DurationField, ExpressionWrapper, F, Min, QuerySet
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, QuerySet
 from django.db.models.functions import Now
 
 from jobs import broker, registry
@@ -64,10 +64,43 @@ def queue_overview(*, db_counts: dict[str, dict[str, int]] | None = None) -> lis
                 "retrying": counts.get(S.RETRYING, 0),
                 "scheduled": counts.get(S.SCHEDULED, 0),
                 "failed": counts.get(S.FAILED, 0),
+                "depth": counts.get(S.PENDING, 0) + counts.get(S.QUEUED, 0),
                 "oldest_waiting_seconds": round(max(age.total_seconds(), 0.0), 1) if age is not None else None,
             }
         )
     return result
+
+
+def queue_backlog(*, queues, host_id: str):
+    """What an autoscaling host weighs: jobs waiting to start in ``queues`` (pending or queued), the
+    oldest one's wait (database clock), and the jobs running in the host's processes, per process."""
+    from jobs.worker.autoscale import Load
+
+    waiting = Job.objects.filter(status__in=(S.PENDING, S.QUEUED), queue_name__in=list(queues)).order_by()
+    summary = waiting.aggregate(
+        count=Count("id"), waited=ExpressionWrapper(Now() - Min("available_at"), output_field=DurationField())
+    )
+    running = dict(
+        Job.objects.filter(status=S.RUNNING, worker_id__startswith=f"{host_id}/")
+        .order_by()
+        .values_list("worker_id")
+        .annotate(n=Count("id"))
+    )
+    waited = summary["waited"]
+    return Load(
+        waiting=summary["count"],
+        oldest_wait=max(waited.total_seconds(), 0.0) if waited is not None else None,
+        running=sum(running.values()),
+        running_by_worker=running,
+    )
+
+
+def autoscale_events(*, limit: int = 20) -> list:
+    """The latest changes autoscaling hosts made to their number of processes (audit trail)."""
+    from jobs.audit.models import AuditEntry
+    from jobs.worker.autoscale import AUDIT_ACTION
+
+    return list(AuditEntry.objects.filter(action=AUDIT_ACTION).order_by("-at", "-id")[:limit])
 
 
 def live_workers() -> QuerySet:

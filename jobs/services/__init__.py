@@ -29,6 +29,7 @@ from jobs.services.operations import (
     jobs_cancel_bulk,
     jobs_prune,
     jobs_purge_failed,
+    jobs_results_expire,
     jobs_retry_bulk,
 )
 from jobs.services.submit import Submitted, job_submit, job_submit_many, submit
@@ -49,6 +50,7 @@ __all__ = [
     "job_submit_many",
     "jobs_cancel_bulk",
     "jobs_prune",
+    "jobs_results_expire",
     "jobs_publish",
     "jobs_purge_failed",
     "jobs_release",

@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import partial
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Now
 
-from jobs import registry, states
+from jobs import registry, retention, states
 from jobs.errors import InvalidTransition, NotFound
 from jobs.models import LIVE_STATUSES, TERMINAL_STATUSES, Job, JobAttempt, JobStatus
 from jobs.services.dispatch import jobs_publish
@@ -155,12 +154,43 @@ def jobs_purge_failed(queryset: QuerySet, *, batch_size: int = 1000) -> int:
 
 
 def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on_batch=None) -> int:
-    """Delete terminal jobs finished before the retention window, in batches (short locks)."""
-    days = settings.JOBS["RETENTION_DAYS"] if older_than_days is None else older_than_days
-    old = Job.objects.filter(status__in=TERMINAL_STATUSES, finished_at__lt=Now() - timedelta(days=days))
+    """Delete terminal jobs past their state's retention (``JOBS_RETENTION``; ``older_than_days``
+    overrides it for every state), then clear results past ``JOBS_RESULT_TTL``; in batches of
+    ``batch_size`` rows, each its own short transaction. Returns how many jobs were deleted."""
+    rules = retention.policy()
+    keep = {s: timedelta(days=older_than_days) for s in rules.rows} if older_than_days is not None else rules.rows
     total = 0
-    while batch := _delete_locked(old, batch_size=batch_size):
-        total += batch
-        if on_batch:
-            on_batch(total)
+    for status, duration in keep.items():
+        old = Job.objects.filter(status=status, finished_at__lt=Now() - duration)
+        while batch := _delete_locked(old, batch_size=batch_size):
+            total += batch
+            if on_batch:
+                on_batch(total)
+    if rules.result_ttl is not None:
+        jobs_results_expire(older_than=rules.result_ttl, batch_size=batch_size)
     return total
+
+
+def jobs_results_expire(*, older_than: timedelta, batch_size: int = 1000) -> int:
+    """Clear the results of jobs finished more than ``older_than`` ago (their rows stay), walking the
+    finished jobs once in keyset order, one short transaction per batch; returns how many cleared."""
+    finished = Job.objects.filter(status__in=TERMINAL_STATUSES, finished_at__lt=Now() - older_than).order_by(
+        "finished_at", "id"
+    )
+    after = None
+    cleared = 0
+    while True:
+        page = (
+            finished
+            if after is None
+            else finished.filter(Q(finished_at__gt=after[0]) | Q(finished_at=after[0], id__gt=after[1]))
+        )
+        keys = list(page.values_list("finished_at", "id")[:batch_size])
+        if not keys:
+            return cleared
+        after = keys[-1]
+        with transaction.atomic():
+            expired = Job.objects.filter(
+                pk__in=[k[1] for k in keys], status__in=TERMINAL_STATUSES, result__isnull=False
+            )
+            cleared += expired.update(result=None)

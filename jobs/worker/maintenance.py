@@ -4,6 +4,7 @@
 - Cancellation and soft time limits reach the running thread.
 - Reconciliation: a job the database says runs here, which this process does not run (its success
   write was undone by a database crash), is released.
+- Job locks (jobs.locks) held by this process's jobs are extended while they run.
 - Statistics for the workers page; and, for a process started without a supervisor, its heartbeat.
 
 Nothing here decides another process's liveness: that is the supervisor's heartbeat, written from
@@ -23,7 +24,7 @@ from django.db import Error
 from django.db.models import F
 from django.db.models.functions import Now
 
-from jobs import context, services
+from jobs import context, locks, services
 from jobs.db import drop_connection
 from jobs.errors import JobCancelled, JobFenced, SoftTimeLimitExceeded
 from jobs.models import Job, JobStatus, Worker
@@ -53,6 +54,7 @@ class ProcessMaintenance(threading.Thread):
         while not self.stopping.is_set():
             try:
                 self.check_copies()
+                locks.extend_held()  # the job locks held here live as long as their jobs run
                 if time.monotonic() >= self._next_stats:
                     self._next_stats = time.monotonic() + STATS_INTERVAL
                     self.report()

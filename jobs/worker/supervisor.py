@@ -75,7 +75,9 @@ class Exit:
 
 
 class Supervisor:
-    def __init__(self, *, processes: int, threads: int, queues, shutdown_timeout: float, verbosity: int = 1):
+    def __init__(
+        self, *, processes: int, threads: int, queues, shutdown_timeout: float, verbosity: int = 1, autoscaler=None
+    ):
         self.processes = processes
         self.threads = threads
         self.queues = list(queues or [])
@@ -89,6 +91,10 @@ class Supervisor:
         self.restart_delay = RESTART_DELAY
         self.next_spawn = 0.0
         self.host_id = self._new_host_id()
+        # run_worker --autoscale: its thread asks for a number of processes; the main thread applies it.
+        self.autoscaler = autoscaler
+        self.resize_request: tuple[int, dict] | None = None
+        self._retired = 0
 
     @staticmethod
     def _new_host_id() -> str:
@@ -108,6 +114,10 @@ class Supervisor:
             self.ledger,
         ):
             thread.start()
+        if self.autoscaler:
+            threading.Thread(
+                target=self.autoscaler.run, args=(self, self.stopping), name="supervisor-autoscale", daemon=True
+            ).start()
         stop_deadline = None
         while True:
             self._collect_exits()
@@ -122,6 +132,7 @@ class Supervisor:
             elif self.rejoin.is_set():
                 self._rejoin()
             else:
+                self._apply_resize()
                 self._fill_slots()
             time.sleep(TICK)
         self._drain_ledger(timeout=15)
@@ -189,6 +200,39 @@ class Supervisor:
             if not self._spawn(slot):
                 self.next_spawn = time.monotonic() + RESTART_DELAY
                 return
+
+    @property
+    def served_queues(self) -> list[str]:
+        return self.queues or sorted(registry.QUEUES)
+
+    def request_resize(self, target: int, *, busy: dict[str, int]) -> None:
+        """Ask for ``target`` processes (the autoscaler's thread); ``busy`` is running jobs per process."""
+        self.resize_request = (target, busy)
+
+    def _apply_resize(self) -> None:
+        """Grow: more slots, filled by ``_fill_slots``. Shrink: the least busy processes are drained
+        (SIGTERM, the graceful path) and move out of the slots, which are renumbered from 0."""
+        request, self.resize_request = self.resize_request, None
+        if request is None:
+            return
+        target, busy = request
+        with self.lock:
+            serving = [c for c in self.children.values() if not c.stop_requested]
+            retire = sorted(serving, key=lambda c: busy.get(c.worker_id, 0))[: max(len(serving) - target, 0)]
+            keep = [c for c in serving if c not in retire]
+            leaving = [c for c in self.children.values() if c not in keep]
+            self.children = dict(enumerate(keep))
+            for child in leaving:  # out of the slots' range: never refilled, still collected on exit
+                self._retired += 1
+                self.children[-self._retired] = child
+            self.processes = target
+        for child in retire:
+            logger.info("Autoscale: draining worker process %s (pid %s).", child.worker_id, child.proc.pid)
+            child.stop_requested = True
+            try:
+                child.proc.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
     def _spawn(self, slot: int) -> bool:
         child = Child(slot=slot, worker_id=f"{self.host_id}/{uuid.uuid4().hex[:8]}", broker_id=str(uuid.uuid4()))

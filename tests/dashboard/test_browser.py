@@ -191,3 +191,23 @@ def test_auto_refresh_pauses_while_rows_are_selected(page, live_server, staff_us
     # A locator, not wait_for_function: the page's CSP forbids the eval that one would need.
     page.locator("[data-live-state]", has_text="paused").wait_for(timeout=10000)
     assert page.locator("#job-table input[name=ids]:checked").count() == 1  # not replaced under the user
+
+
+def test_a_job_submitted_from_the_form_with_typed_parameters_succeeds(page, live_server, staff_user, start_worker):
+    start_worker(processes=1, threads=2)
+    log_in(page, live_server, "staff", "pw-staff-123")
+    page.goto(live_server.url + reverse("jobs:list"))
+    page.click("#submit-link")
+    page.select_option("#actor-select", "t.typed")
+    page.click("#choose-actor")
+    page.fill("#p_count", "4")
+    page.fill("#p_ratio", "2.5")
+    page.select_option("#p_loud", "true")
+    page.click("#submit-job")
+    page.wait_for_url(live_server.url + "/jobs/*/")
+    job = Job.objects.get(actor_name="t.typed")
+    assert page.url.endswith(f"/jobs/{job.pk}/")
+    page.locator(".status-succeeded").first.wait_for(state="visible", timeout=30000)
+    page.locator("#job-result", has_text="TOTAL: 10.0").wait_for(state="visible", timeout=10000)
+    job.refresh_from_db()
+    assert (job.status, job.kwargs) == (JobStatus.SUCCEEDED, {"count": 4, "ratio": 2.5, "loud": True})

@@ -95,3 +95,27 @@ def stuck_in_c(seconds=60):
     _count_execution()
     time.sleep(seconds)
     return "woke up"
+
+
+def lock_intervals_key() -> str:
+    return f"{dramatiq.get_broker().namespace}:test-lock-intervals"
+
+
+@job_actor(actor_name="t.locked", retry=Fixed(max_retries=5, min_delay=0.2))
+def locked(seconds=1.0, timeout=1.0):
+    """Holds a job lock for longer than its timeout, recording when it held it (start, end, pid)."""
+    from jobs.locks import job_lock
+
+    with job_lock("test:overlap", timeout=timeout, blocking_timeout=60):
+        start = time.time()
+        time.sleep(seconds)
+        end = time.time()
+        dramatiq.get_broker().client.rpush(lock_intervals_key(), f"{start}:{end}:{os.getpid()}")
+    return "done"
+
+
+@job_actor(actor_name="t.typed", retry=Fixed(max_retries=0))
+def typed(count: int, ratio: float, label: str = "total", loud: bool = False):
+    """Multiplies a count by a ratio: a job with typed parameters for the submission form."""
+    text = f"{label}: {count * ratio}"
+    return {"text": text.upper() if loud else text, "count": count, "ratio": ratio}

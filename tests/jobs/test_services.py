@@ -278,7 +278,7 @@ def test_bulk_retry_and_purge_touch_only_dead_jobs():
 
 @pytest.mark.django_db
 def test_prune_deletes_old_terminal_jobs_only():
-    old = timezone.now() - timedelta(days=40)
+    old = timezone.now() - timedelta(days=100)  # past every state's default retention
     for status in (S.SUCCEEDED, S.FAILED, S.CANCELLED):
         job = JobFactory(status=status, finished_at=old)
         JobAttempt.objects.create(job=job, number=1, outcome="failed", finished_at=old)
