@@ -98,7 +98,7 @@ class JobCancelApi(APIView):
         summary="Cancel a waiting or running job (409 if finished)",
     )
     def post(self, request, job_id):
-        return Response(JobOutput(services.job_cancel(job_id=job_id)).data)
+        return Response(JobOutput(services.job_cancel(job_id=job_id, user=request.user)).data)
 
 
 class JobRetryApi(APIView):
@@ -110,7 +110,7 @@ class JobRetryApi(APIView):
         summary="Retry a failed or cancelled job (409 otherwise)",
     )
     def post(self, request, job_id):
-        return Response(JobOutput(services.job_retry(job_id=job_id)).data)
+        return Response(JobOutput(services.job_retry(job_id=job_id, user=request.user)).data)
 
 
 class JobBulkRetryApi(APIView):
@@ -128,7 +128,9 @@ class JobBulkRetryApi(APIView):
     def post(self, request):
         payload = JobBulkRetryInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        return Response({"retried": services.jobs_retry_bulk(selectors.job_list(**payload.validated_data))})
+        jobs = selectors.job_list(**payload.validated_data)
+        retried = services.jobs_retry_bulk(jobs, user=request.user, detail={"filter": request.data})
+        return Response({"retried": retried})
 
 
 class JobPurgeApi(APIView):
@@ -144,7 +146,9 @@ class JobPurgeApi(APIView):
         payload = JobPurgeInput(data=request.data)
         payload.is_valid(raise_exception=True)
         dead = selectors.job_list(status=[JobStatus.FAILED], **payload.validated_data)
-        return Response({"purged": services.jobs_purge_failed(dead)})
+        return Response(
+            {"purged": services.jobs_purge_failed(dead, user=request.user, detail={"filter": request.data})}
+        )
 
 
 class JobStatsApi(APIView):

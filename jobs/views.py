@@ -183,7 +183,7 @@ def _current_attempt(job, attempts) -> dict | None:
 @staff_action
 def job_retry(request, job_id):
     try:
-        services.job_retry(job_id=job_id)
+        services.job_retry(job_id=job_id, user=request.user)
         messages.success(request, "The job will run again.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -193,7 +193,7 @@ def job_retry(request, job_id):
 @staff_action
 def job_cancel(request, job_id):
     try:
-        job = services.job_cancel(job_id=job_id)
+        job = services.job_cancel(job_id=job_id, user=request.user)
         messages.success(request, "Cancelled." if job.status == JobStatus.CANCELLED else "Cancel requested.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -208,7 +208,9 @@ def jobs_bulk(request):
         messages.error(request, "Select jobs first.")
     elif action == "retry":
         try:
-            count = services.jobs_retry_bulk(selectors.jobs_by_ids(ids))
+            count = services.jobs_retry_bulk(
+                selectors.jobs_by_ids(ids), user=request.user, detail={"selected": len(ids)}
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -216,7 +218,7 @@ def jobs_bulk(request):
                 request, f"Retried {count} of {len(ids)} selected job(s); only failed or cancelled ones run again."
             )
     elif action == "cancel":
-        done = services.jobs_cancel_bulk(ids)
+        done = services.jobs_cancel_bulk(ids, user=request.user)
         messages.success(request, f"Cancelled {done} of {len(ids)} selected job(s); finished ones stay as they are.")
     else:
         messages.error(request, "Unknown action.")
@@ -247,11 +249,13 @@ def dead_letters_action(request):
     action = request.POST.get("action")
     if action == "retry":
         try:
-            messages.success(request, f"Retried {services.jobs_retry_bulk(qs)} dead job(s).")
+            count = services.jobs_retry_bulk(qs, user=request.user, audit_action="dead_letters.retry", detail=scope)
+            messages.success(request, f"Retried {count} dead job(s).")
         except ApplicationError as exc:
             messages.error(request, exc.message)
     elif action == "purge":
-        messages.success(request, f"Purged {services.jobs_purge_failed(qs)} dead job(s).")
+        count = services.jobs_purge_failed(qs, user=request.user, detail=scope)
+        messages.success(request, f"Purged {count} dead job(s).")
     else:
         messages.error(request, "Unknown action.")
     return redirect("jobs:dead_letters")
@@ -284,7 +288,7 @@ def schedule_action(request, schedule_id):
         messages.error(request, "Unknown action.")
     else:
         try:
-            service(schedule_id=schedule_id)
+            service(schedule_id=schedule_id, user=request.user)
             messages.success(request, f"{verb}.")
         except ApplicationError as exc:
             messages.error(request, exc.message)

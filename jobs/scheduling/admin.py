@@ -129,18 +129,18 @@ class ScheduleAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = {field: form.cleaned_data[field] for field in services.EDITABLE_FIELDS if field in form.cleaned_data}
         if change:
-            saved = services.schedule_update(schedule_id=obj.pk, **fields)
+            saved = services.schedule_update(schedule_id=obj.pk, user=request.user, **fields)
         else:
-            saved = services.schedule_create(**fields)
+            saved = services.schedule_create(user=request.user, **fields)
         obj.pk = saved.pk
         obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        services.schedule_delete(schedule_id=obj.pk)
+        services.schedule_delete(schedule_id=obj.pk, user=request.user)
 
     def delete_queryset(self, request, queryset):
         for schedule_id in queryset.values_list("pk", flat=True):
-            services.schedule_delete(schedule_id=schedule_id)
+            services.schedule_delete(schedule_id=schedule_id, user=request.user)
 
     @admin.action(description="Pause selected schedules")
     def pause_selected(self, request, queryset):
@@ -158,7 +158,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         done = 0
         for schedule_id, name in queryset.values_list("pk", "name"):
             try:
-                service(schedule_id=schedule_id)
+                service(schedule_id=schedule_id, user=request.user)
                 done += 1
             except ApplicationError as exc:
                 self.message_user(request, f"{name}: {exc.message}", level=messages.WARNING)

@@ -1,4 +1,8 @@
-"""Operators' actions on jobs: cancel, retry, purge dead jobs, prune old ones."""
+"""Operators' actions on jobs: cancel, retry, re-run with edited arguments, purge dead jobs, prune old ones.
+
+Each records who did it in the audit trail (``jobs.audit``), in the same transaction as the action;
+``user`` None is the platform itself (a schedule, a command).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Now
 
 from jobs import registry, states
+from jobs.audit.services import audit_record
 from jobs.errors import InvalidTransition, NotFound
 from jobs.models import LIVE_STATUSES, TERMINAL_STATUSES, Job, JobAttempt, JobStatus
 from jobs.services.dispatch import jobs_publish
@@ -29,13 +34,19 @@ def _get_job(job_id) -> Job:
         raise NotFound(f"Job {job_id} does not exist.") from None
 
 
-def job_cancel(*, job_id) -> Job:
+def job_cancel(*, job_id, user=None) -> Job:
     """Cancel a job: a waiting job never runs; a running one is interrupted at its next check.
 
     A claim or a finish racing the cancel is settled by reading the job again: a job that started
     meanwhile is asked to stop; one that finished meanwhile is a 409 (InvalidTransition).
     """
-    job = _get_job(job_id)
+    with transaction.atomic():
+        job = _cancel(_get_job(job_id))
+        audit_record(user=user, action="job.cancel", target_type="job", target_id=job.pk, detail={"status": job.status})
+    return job
+
+
+def _cancel(job: Job) -> Job:
     for _ in range(5):
         if job.status == S.RUNNING:
             if Job.objects.filter(pk=job.pk, status=S.RUNNING, cancel_requested_at__isnull=True).update(
@@ -69,7 +80,7 @@ def _rerun_fields(job: Job) -> dict:
     }
 
 
-def job_retry(*, job_id) -> Job:
+def job_retry(*, job_id, user=None) -> Job:
     """Run a failed or cancelled job again, with a fresh retry budget. 409 for any other state, and
     when another live job holds its idempotency key meanwhile."""
     job = _get_job(job_id)
@@ -78,6 +89,8 @@ def job_retry(*, job_id) -> Job:
     try:
         with transaction.atomic():
             moved = states.transition(job.pk, "rerun", S.PENDING, where={"status": job.status}, **_rerun_fields(job))
+            if moved:
+                audit_record(user=user, action="job.retry", target_type="job", target_id=job.pk)
     except IntegrityError:
         raise InvalidTransition(
             f"Job {job.pk} cannot run again: a newer live job holds its idempotency key "
@@ -104,9 +117,17 @@ def _without_key_conflicts(queryset: QuerySet) -> QuerySet:
     return candidates.exclude(idempotency_key__in=taken).exclude(Exists(newer_with_same_key))
 
 
-def jobs_retry_bulk(queryset: QuerySet) -> int:
+def jobs_retry_bulk(queryset: QuerySet, *, user=None, audit_action: str = "jobs.retry", detail=None) -> int:
     """Retry every failed or cancelled job of ``queryset`` (of those sharing an idempotency key, the
-    newest, and none whose key a live job holds); returns how many were retried."""
+    newest, and none whose key a live job holds); returns how many were retried. One audit row
+    (``audit_action``) counts them, committed with the last of them."""
+    with transaction.atomic():
+        count = _retry_each(queryset)
+        audit_record(user=user, action=audit_action, target_type="filter", count=count, detail=detail)
+    return count
+
+
+def _retry_each(queryset: QuerySet) -> int:
     count = 0
     fields = ("id", "status", "attempts", "uncharged_attempts", "actor_name", "max_attempts", "idempotency_key")
     for job in _without_key_conflicts(queryset).only(*fields).iterator():
@@ -120,16 +141,22 @@ def jobs_retry_bulk(queryset: QuerySet) -> int:
     return count
 
 
-def jobs_cancel_bulk(job_ids) -> int:
+def jobs_cancel_bulk(job_ids, *, user=None) -> int:
     """Cancel each job that is still waiting or running; returns how many were cancelled (or asked
     to stop). Finished jobs are left as they are."""
     cancelled = 0
-    for job_id in job_ids:
-        try:
-            job_cancel(job_id=job_id)
-            cancelled += 1
-        except (InvalidTransition, NotFound):
-            pass
+    job_ids = list(job_ids)
+    with transaction.atomic():
+        for job_id in job_ids:
+            try:
+                with transaction.atomic():
+                    _cancel(_get_job(job_id))
+                cancelled += 1
+            except (InvalidTransition, NotFound):
+                pass
+        audit_record(
+            user=user, action="jobs.cancel", target_type="jobs", count=cancelled, detail={"selected": len(job_ids)}
+        )
     return cancelled
 
 
@@ -146,21 +173,31 @@ def _delete_locked(queryset: QuerySet, *, batch_size: int) -> int:
     return deleted[1].get(Job._meta.label, 0)
 
 
-def jobs_purge_failed(queryset: QuerySet, *, batch_size: int = 1000) -> int:
-    """Delete dead (failed) jobs of ``queryset`` with their attempts; returns how many jobs went."""
+def jobs_purge_failed(queryset: QuerySet, *, batch_size: int = 1000, user=None, detail=None) -> int:
+    """Delete dead (failed) jobs of ``queryset`` with their attempts; returns how many jobs went.
+
+    Deleted in batches (short locks); the audit row is committed with the last batch."""
     total = 0
-    while batch := _delete_locked(queryset.filter(status=S.FAILED), batch_size=batch_size):
-        total += batch
-    return total
+    while True:
+        with transaction.atomic():
+            batch = _delete_locked(queryset.filter(status=S.FAILED), batch_size=batch_size)
+            total += batch
+            if not batch:
+                audit_record(user=user, action="jobs.purge", target_type="filter", count=total, detail=detail)
+                return total
 
 
-def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on_batch=None) -> int:
+def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on_batch=None, user=None) -> int:
     """Delete terminal jobs finished before the retention window, in batches (short locks)."""
     days = settings.JOBS["RETENTION_DAYS"] if older_than_days is None else older_than_days
     old = Job.objects.filter(status__in=TERMINAL_STATUSES, finished_at__lt=Now() - timedelta(days=days))
     total = 0
-    while batch := _delete_locked(old, batch_size=batch_size):
-        total += batch
+    while True:
+        with transaction.atomic():
+            batch = _delete_locked(old, batch_size=batch_size)
+            total += batch
+            if not batch:
+                audit_record(user=user, action="jobs.prune", target_type="retention", target_id=days, count=total)
+                return total
         if on_batch:
             on_batch(total)
-    return total
