@@ -17,6 +17,7 @@ from jobs.serializers import (
     JobOutput,
     JobPageOutput,
     JobPurgeInput,
+    JobRerunInput,
     JobSubmitInput,
     StatsInput,
 )
@@ -111,6 +112,26 @@ class JobRetryApi(APIView):
     )
     def post(self, request, job_id):
         return Response(JobOutput(services.job_retry(job_id=job_id, user=request.user)).data)
+
+
+class JobRerunApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=JobRerunInput,
+        responses={
+            201: JobOutput,
+            409: OpenApiResponse(description="The job has not finished yet."),
+        },
+        summary="Run a copy of a finished job with edited arguments, linked to it (rerun_of)",
+        description="The arguments are checked like a submit's: the actor's signature, the payload limits.",
+    )
+    def post(self, request, job_id):
+        payload = JobRerunInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        copy = services.job_rerun(job_id=job_id, args=data["args"], kwargs=data["kwargs"], user=request.user)
+        return Response(JobOutput(copy).data, status=201)
 
 
 class JobBulkRetryApi(APIView):

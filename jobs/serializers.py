@@ -104,6 +104,11 @@ class JobBulkRetryInput(serializers.Serializer):
     created_before = AwareDateTimeField(required=False)
 
 
+class JobRerunInput(serializers.Serializer):
+    args = JSONArrayField(required=False, default=None, help_text="Positional arguments; the original's if left out.")
+    kwargs = JSONObjectField(required=False, default=None, help_text="Keyword arguments; the original's if left out.")
+
+
 class JobPurgeInput(serializers.Serializer):
     actor = StrictCharField(required=False, max_length=200)
     queue = StrictCharField(required=False, max_length=100)
@@ -160,14 +165,19 @@ class JobOutput(serializers.ModelSerializer):
             "error_message",
             "idempotency_key",
             "parent_id",
+            "rerun_of_id",
         ]
 
 
 class JobDetailOutput(JobOutput):
     attempt_log = AttemptOutput(many=True, read_only=True)
+    reruns = serializers.SerializerMethodField(help_text="Copies an operator submitted from this job, newest first.")
 
     class Meta(JobOutput.Meta):
-        fields = [*JobOutput.Meta.fields, "args", "kwargs", "result", "dispatch_token", "attempt_log"]
+        fields = [*JobOutput.Meta.fields, "args", "kwargs", "result", "dispatch_token", "attempt_log", "reruns"]
+
+    def get_reruns(self, job) -> list[str]:
+        return [str(pk) for pk in job.reruns.order_by("-created_at", "-id").values_list("pk", flat=True)[:100]]
 
 
 class JobPageOutput(serializers.Serializer):

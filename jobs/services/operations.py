@@ -15,11 +15,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Now
 
-from jobs import registry, states
+from jobs import registry, states, validation
 from jobs.audit.services import audit_record
 from jobs.errors import InvalidTransition, NotFound
 from jobs.models import LIVE_STATUSES, TERMINAL_STATUSES, Job, JobAttempt, JobStatus
 from jobs.services.dispatch import jobs_publish
+from jobs.services.submit import job_submit
 
 S = JobStatus
 WAITING = (S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING)
@@ -103,6 +104,44 @@ def job_retry(*, job_id, user=None) -> Job:
     transaction.on_commit(partial(jobs_publish, [job.pk]), robust=True)
     job.refresh_from_db()
     return job
+
+
+def job_rerun(*, job_id, args=None, kwargs=None, user=None) -> Job:
+    """Submit a copy of a finished job with edited arguments, linked to it (``rerun_of``).
+
+    ``args``/``kwargs`` None keep the original's. The copy is checked like any submit (payload
+    limits, the actor's signature) and gets the actor's retry budget; the original stays as it is.
+    Raises NotFound, InvalidTransition (409: the job has not finished), ValidationFailed, UnknownActor.
+    """
+    original = _get_job(job_id)
+    # Internal actors' arguments are the platform's to choose (jobs.prune with -1 days deletes everything).
+    validation.validate_public_actor(original.actor_name)
+    if original.status not in TERMINAL_STATUSES:
+        raise InvalidTransition(
+            f"Job {original.pk} is {original.status}; only a finished job can be run again with edited arguments."
+        )
+    with transaction.atomic():
+        copy = job_submit(
+            actor_name=original.actor_name,
+            args=original.args if args is None else args,
+            kwargs=original.kwargs if kwargs is None else kwargs,
+            queue=original.queue_name,
+            priority=original.priority,
+        ).job
+        Job.objects.filter(pk=copy.pk).update(rerun_of=original)
+        copy.rerun_of = original
+        audit_record(
+            user=user,
+            action="job.rerun",
+            target_type="job",
+            target_id=original.pk,
+            detail={
+                "rerun_id": str(copy.pk),
+                "args_changed": copy.args != original.args,
+                "kwargs_changed": copy.kwargs != original.kwargs,
+            },
+        )
+    return copy
 
 
 def _without_key_conflicts(queryset: QuerySet) -> QuerySet:
