@@ -19,8 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from jobs import registry, selectors, services
+from jobs.audit import selectors as audit_selectors
 from jobs.errors import ApplicationError
-from jobs.forms import JobFilterForm, encode_cursor
+from jobs.forms import JobFilterForm, JobRerunForm, encode_cursor
 from jobs.models import JobStatus
 from jobs.scheduling import selectors as schedule_selectors
 from jobs.scheduling import services as schedule_services
@@ -143,6 +144,8 @@ def job_list(request):
         "actor_names": registry.actor_names(),
         # Only the newest page refreshes itself: deeper pages stay put while the user reads them.
         "at_top": not (request.GET.get("after") or request.GET.get("before")),
+        # The filter, carried to "apply to all matching" (jobs.bulk.views).
+        "filter_hidden": [(k, v) for k, v in filters.items() if k in JobFilterForm.FILTER_KEYS and v],
     }
     return _render(request, "jobs/list.html", context)
 
@@ -163,6 +166,8 @@ def job_detail(request, job_id):
         "children": selectors.job_children(job.pk),
         "can_retry": job.status in services.RETRYABLE,
         "can_cancel": not job.is_terminal and not job.cancel_requested_at,
+        "reruns": selectors.job_reruns(job.pk),
+        "audit_entries": audit_selectors.audit_for_target("job", job.pk) if request.user.is_staff else [],
     }
     return _render(request, "jobs/detail.html", context)
 
@@ -188,6 +193,32 @@ def job_retry(request, job_id):
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return _back(request, reverse("jobs:detail", args=[job_id]))
+
+
+@login_required
+def job_rerun(request, job_id):
+    """A copy of a finished job with edited arguments (staff): the form, then the new job's page."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff may run jobs.")
+    job = selectors.job_get(job_id)
+    if job is None:
+        raise Http404("No such job.")
+    if request.method == "POST":
+        form = JobRerunForm(request.POST)
+        if form.is_valid():
+            try:
+                data = form.cleaned_data
+                copy = services.job_rerun(job_id=job.pk, args=data["args"], kwargs=data["kwargs"], user=request.user)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "Submitted a copy with the edited arguments.")
+                return redirect("jobs:detail", copy.pk)
+    else:
+        form = JobRerunForm(
+            initial={"args": json.dumps(job.args, indent=2), "kwargs": json.dumps(job.kwargs, indent=2)}
+        )
+    return render(request, "jobs/rerun.html", {"job": job, "form": form})
 
 
 @staff_action
@@ -278,6 +309,7 @@ SCHEDULE_ACTIONS = {
     "pause": (schedule_services.schedule_pause, "Paused"),
     "resume": (schedule_services.schedule_resume, "Resumed"),
     "run": (schedule_services.schedule_run_now, "Started"),
+    "delete": (schedule_services.schedule_delete, "Deleted"),
 }
 
 
