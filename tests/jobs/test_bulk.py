@@ -100,3 +100,24 @@ def test_the_api_refuses_a_filter_that_would_widen(staff_client, payload):
     response = staff_client.post("/api/v1/jobs/bulk", payload, format="json")
     assert response.status_code == 400, response.content
     assert not Job.objects.exists()
+
+
+def test_the_list_offers_apply_to_all_and_the_confirmation_counts_every_page(staff_browser, staff_user):
+    make(120, status=S.FAILED, actor_name="echo")
+    make(3, status=S.FAILED, actor_name="demo.flaky")
+    listing = staff_browser.get("/jobs/", {"actor": "echo", "size": "20"}).content.decode()
+    assert 'id="bulk-filter-form"' in listing and 'name="actor" value="echo"' in listing
+    confirm = staff_browser.get("/jobs/all/confirm", {"action": "retry", "actor": "echo"}).content.decode()
+    assert "Retry all 120 matching jobs?" in confirm
+    response = staff_browser.post("/jobs/all/apply", {"action": "retry", "actor": "echo"})
+    bulk = Job.objects.get(actor_name="jobs.bulk")
+    assert response.status_code == 302 and response["Location"] == f"/jobs/{bulk.pk}/"
+    assert bulk.kwargs == {"action": "retry", "filters": {"actor": "echo"}}
+    assert AuditEntry.objects.get(action="jobs.bulk_retry").user == staff_user
+
+
+def test_the_dashboard_refuses_a_destructive_action_without_a_filter(staff_browser):
+    make(2, status=S.SUCCEEDED)
+    response = staff_browser.post("/jobs/all/apply", {"action": "delete"}, follow=True)
+    assert "at least one filter criterion" in response.content.decode()
+    assert not Job.objects.filter(actor_name="jobs.bulk").exists() and Job.objects.count() == 2
