@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, QuerySet
 from django.db.models.functions import Now
 
@@ -15,7 +15,7 @@ from jobs.audit.services import audit_complete, audit_record
 from jobs.errors import ValidationFailed
 from jobs.models import LIVE_STATUSES, TERMINAL_STATUSES, Job, JobStatus
 from jobs.services.dispatch import jobs_publish
-from jobs.services.operations import RETRYABLE, _delete_locked, _retry_each, _without_key_conflicts
+from jobs.services.operations import RETRYABLE, _delete_locked, _retry_each
 from jobs.services.submit import job_submit
 
 S = JobStatus
@@ -91,30 +91,29 @@ def jobs_bulk_submit(*, action: str, filters: dict, user=None) -> Job:
 
 
 def _retry(ids: list) -> int:
-    """failed/cancelled → pending in one UPDATE per actor (the actor's retry budget), published on commit."""
-    candidates = _without_key_conflicts(Job.objects.filter(pk__in=ids))
+    """failed/cancelled → pending, published on commit. Jobs without an idempotency key (nearly all)
+    move in one UPDATE per actor (with the actor's retry budget); keyed ones one by one, through the
+    single retry's key checks."""
+    keyless = Job.objects.filter(pk__in=ids, status__in=RETRYABLE, idempotency_key__isnull=True)
     moved = 0
-    try:
-        with transaction.atomic():
-            for actor_name in sorted(set(candidates.order_by().values_list("actor_name", flat=True))):
-                spec = registry.get_spec(actor_name)
-                charged = F("attempts") - F("uncharged_attempts")
-                budget = spec.retry.max_retries + 1 if spec else F("max_attempts")
-                moved += states.transition_many(
-                    Job.objects.filter(pk__in=candidates.filter(actor_name=actor_name).values("pk")),
-                    "rerun",
-                    S.PENDING,
-                    dispatch_token=F("dispatch_token") + 1,
-                    max_attempts=charged + budget,
-                    retry_cycle_start=charged,
-                    enqueued_at=None,
-                    available_at=Now(),
-                    finished_at=None,
-                    cancel_requested_at=None,
-                    crash_suspect=False,
-                )
-    except IntegrityError:  # a key was taken meanwhile: one by one, leaving that job as it is
-        moved = _retry_each(Job.objects.filter(pk__in=ids))
+    for actor_name in sorted(set(keyless.order_by().values_list("actor_name", flat=True))):
+        spec = registry.get_spec(actor_name)
+        charged = F("attempts") - F("uncharged_attempts")
+        budget = spec.retry.max_retries + 1 if spec else F("max_attempts")
+        moved += states.transition_many(
+            keyless.filter(actor_name=actor_name),
+            "rerun",
+            S.PENDING,
+            dispatch_token=F("dispatch_token") + 1,
+            max_attempts=charged + budget,
+            retry_cycle_start=charged,
+            enqueued_at=None,
+            available_at=Now(),
+            finished_at=None,
+            cancel_requested_at=None,
+            crash_suspect=False,
+        )
+    moved += _retry_each(Job.objects.filter(pk__in=ids, idempotency_key__isnull=False))
     transaction.on_commit(partial(jobs_publish, ids), robust=True)
     return moved
 

@@ -121,3 +121,13 @@ def test_the_dashboard_refuses_a_destructive_action_without_a_filter(staff_brows
     response = staff_browser.post("/jobs/all/apply", {"action": "delete"}, follow=True)
     assert "at least one filter criterion" in response.content.decode()
     assert not Job.objects.filter(actor_name="jobs.bulk").exists() and Job.objects.count() == 2
+
+
+def test_a_bulk_retry_leaves_a_job_whose_key_a_live_job_holds():
+    JobFactory(status=S.QUEUED, idempotency_key="k1")
+    held = JobFactory(status=S.FAILED, idempotency_key="k1")
+    free = JobFactory(status=S.FAILED, idempotency_key="k2")
+    plain = JobFactory(status=S.FAILED)
+    assert jobs_bulk_apply(action="retry", filters={"actor": "echo"})["changed"] == 2
+    statuses = dict(Job.objects.filter(pk__in=[held.pk, free.pk, plain.pk]).values_list("pk", "status"))
+    assert statuses == {held.pk: S.FAILED, free.pk: S.PENDING, plain.pk: S.PENDING}
