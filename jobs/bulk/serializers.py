@@ -23,6 +23,9 @@ class BulkFilterInput(serializers.Serializer):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({unknown[0]: ["Not a filter field of the jobs list."]})
+            statuses = data.get("status")
+            if isinstance(statuses, list) and len(statuses) != len({str(s) for s in statuses}):
+                raise serializers.ValidationError({"status": ["Give each status once."]})
         return super().to_internal_value(data)
 
 

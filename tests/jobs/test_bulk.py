@@ -91,6 +91,7 @@ def test_the_api_answers_202_with_the_bulk_job(staff_client, staff_user):
         {"action": "delete", "filter": {}},
         {"action": "cancel", "filter": {"actor": ""}},
         {"action": "cancel", "filter": {"status": []}},
+        {"action": "retry", "filter": {"status": ["failed", "failed"]}},
         {"action": "cancel", "filter": {"created_after": "2026-01-01T00:00:00"}},  # no zone
         {"action": "cancel", "filter": {"owner": "me"}},
         {"action": "explode", "filter": {"actor": "echo"}},
