@@ -74,3 +74,24 @@ def prune_jobs(older_than_days: int | None = None):
 def recover_jobs():
     """Relays unpublished jobs and reaps jobs of dead workers."""
     return recovery.recover()
+
+
+@job_actor(
+    actor_name="jobs.bulk",
+    queue_name="maintenance",
+    retry=Fixed(max_retries=0),
+    time_limit=4 * 3600,
+    soft_time_limit=4 * 3600 - 60,
+    visibility=INTERNAL,
+)
+def bulk_apply(action: str, filters: dict):
+    """Applies an operator's retry, cancel, delete or run-now to every job a filter matches."""
+    from jobs.bulk.services import jobs_bulk_apply
+
+    job = current_job()
+
+    def progress(done: int, total: int, changed: int) -> None:
+        if job:
+            job.progress(min(99, 100 * done // max(total, 1)), f"{done} of {total} processed, {changed} changed")
+
+    return jobs_bulk_apply(action=action, filters=filters, bulk_job_id=job.job_id if job else None, on_batch=progress)

@@ -63,7 +63,7 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Retry selected failed or cancelled jobs", permissions=["retry"])
     def retry_jobs(self, request, queryset):
         try:
-            count = services.jobs_retry_bulk(queryset)
+            count = services.jobs_retry_bulk(queryset, user=request.user, detail={"via": "admin"})
         except InvalidTransition as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return
@@ -72,13 +72,13 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel selected waiting or running jobs", permissions=["retry"])
     def cancel_jobs(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
-        done = services.jobs_cancel_bulk(ids)
+        done = services.jobs_cancel_bulk(ids, user=request.user)
         refused = len(ids) - done
         self.message_user(request, f"Cancelled {done} job(s); {refused} had already finished.", messages.INFO)
 
     @admin.action(description="Purge selected failed (dead) jobs", permissions=["retry"])
     def purge_failed_jobs(self, request, queryset):
-        count = services.jobs_purge_failed(queryset)
+        count = services.jobs_purge_failed(queryset, user=request.user, detail={"via": "admin"})
         self.message_user(request, f"Purged {count} failed job(s); jobs in other states were kept.", messages.INFO)
 
     def has_retry_permission(self, request):

@@ -17,6 +17,7 @@ from jobs.serializers import (
     JobOutput,
     JobPageOutput,
     JobPurgeInput,
+    JobRerunInput,
     JobSubmitInput,
     QueueOutput,
     StatsInput,
@@ -99,7 +100,7 @@ class JobCancelApi(APIView):
         summary="Cancel a waiting or running job (409 if finished)",
     )
     def post(self, request, job_id):
-        return Response(JobOutput(services.job_cancel(job_id=job_id)).data)
+        return Response(JobOutput(services.job_cancel(job_id=job_id, user=request.user)).data)
 
 
 class JobRetryApi(APIView):
@@ -111,7 +112,27 @@ class JobRetryApi(APIView):
         summary="Retry a failed or cancelled job (409 otherwise)",
     )
     def post(self, request, job_id):
-        return Response(JobOutput(services.job_retry(job_id=job_id)).data)
+        return Response(JobOutput(services.job_retry(job_id=job_id, user=request.user)).data)
+
+
+class JobRerunApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=JobRerunInput,
+        responses={
+            201: JobOutput,
+            409: OpenApiResponse(description="The job has not finished yet."),
+        },
+        summary="Run a copy of a finished job with edited arguments, linked to it (rerun_of)",
+        description="The arguments are checked like a submit's: the actor's signature, the payload limits.",
+    )
+    def post(self, request, job_id):
+        payload = JobRerunInput(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        copy = services.job_rerun(job_id=job_id, args=data["args"], kwargs=data["kwargs"], user=request.user)
+        return Response(JobOutput(copy).data, status=201)
 
 
 class JobBulkRetryApi(APIView):
@@ -129,7 +150,9 @@ class JobBulkRetryApi(APIView):
     def post(self, request):
         payload = JobBulkRetryInput(data=request.data)
         payload.is_valid(raise_exception=True)
-        return Response({"retried": services.jobs_retry_bulk(selectors.job_list(**payload.validated_data))})
+        jobs = selectors.job_list(**payload.validated_data)
+        retried = services.jobs_retry_bulk(jobs, user=request.user, detail={"filter": request.data})
+        return Response({"retried": retried})
 
 
 class JobPurgeApi(APIView):
@@ -145,7 +168,9 @@ class JobPurgeApi(APIView):
         payload = JobPurgeInput(data=request.data)
         payload.is_valid(raise_exception=True)
         dead = selectors.job_list(status=[JobStatus.FAILED], **payload.validated_data)
-        return Response({"purged": services.jobs_purge_failed(dead)})
+        return Response(
+            {"purged": services.jobs_purge_failed(dead, user=request.user, detail={"filter": request.data})}
+        )
 
 
 class JobStatsApi(APIView):

@@ -1,6 +1,7 @@
 """Forms of the dashboard pages: the job list's filters, the page cursor, a submission's options."""
 
 import base64
+import json
 import uuid
 from datetime import datetime
 
@@ -58,6 +59,8 @@ class JobFilterForm(forms.Form):
         self.fields["queue"].choices = [("", "any queue")] + [(q, q) for q in registry.QUEUES]
         self.fields["actor"].widget.attrs["list"] = "actor-names"
 
+    FILTER_KEYS = ("status", "actor", "queue", "created_after", "created_before", "search")
+
     def selector_filters(self) -> dict:
         """The keyword arguments of ``selectors.job_list``."""
         data = self.cleaned_data
@@ -92,3 +95,27 @@ class JobSubmitOptionsForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["queue"].choices = [("", "the actor's queue")] + [(q, q) for q in registry.QUEUES]
+
+
+class JSONTextField(forms.CharField):
+    """A JSON value typed in a text area, of one type (list or dict)."""
+
+    def __init__(self, *, kind: type, **kwargs):
+        self.kind = kind
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 6, "cols": 80, "spellcheck": "false"}))
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        try:
+            parsed = json.loads(text or ("[]" if self.kind is list else "{}"))
+        except ValueError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(parsed, self.kind):
+            raise forms.ValidationError("Must be a JSON array." if self.kind is list else "Must be a JSON object.")
+        return parsed
+
+
+class JobRerunForm(forms.Form):
+    args = JSONTextField(kind=list, required=False, max_length=70_000, help_text="A JSON array.")
+    kwargs = JSONTextField(kind=dict, required=False, max_length=70_000, help_text="A JSON object.")

@@ -84,6 +84,10 @@ class Job(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children", db_index=False
     )
+    # A copy an operator submitted from this finished job, with edited arguments (indexed where set).
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns", db_index=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -109,6 +113,7 @@ class Job(models.Model):
             ),
             models.Index(fields=["worker_id"], name="job_running_worker_idx", condition=Q(status="running")),
             models.Index(fields=["parent"], name="job_parent_idx", condition=Q(parent__isnull=False)),
+            models.Index(fields=["rerun_of"], name="job_rerun_of_idx", condition=Q(rerun_of__isnull=False)),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -104,6 +104,11 @@ class JobBulkRetryInput(serializers.Serializer):
     created_before = AwareDateTimeField(required=False)
 
 
+class JobRerunInput(serializers.Serializer):
+    args = JSONArrayField(required=False, default=None, help_text="Positional arguments; the original's if left out.")
+    kwargs = JSONObjectField(required=False, default=None, help_text="Keyword arguments; the original's if left out.")
+
+
 class JobPurgeInput(serializers.Serializer):
     actor = StrictCharField(required=False, max_length=200)
     queue = StrictCharField(required=False, max_length=100)
@@ -160,6 +165,7 @@ class JobOutput(serializers.ModelSerializer):
             "error_message",
             "idempotency_key",
             "parent_id",
+            "rerun_of_id",
         ]
 
 
@@ -171,6 +177,7 @@ class JobDetailOutput(JobOutput):
     result_expires_at = serializers.DateTimeField(
         read_only=True, allow_null=True, help_text="When the daily prune clears its result (JOBS_RESULT_TTL)."
     )
+    reruns = serializers.SerializerMethodField(help_text="Copies an operator submitted from this job, newest first.")
 
     class Meta(JobOutput.Meta):
         fields = [
@@ -182,7 +189,11 @@ class JobDetailOutput(JobOutput):
             "attempt_log",
             "row_expires_at",
             "result_expires_at",
+            "reruns",
         ]
+
+    def get_reruns(self, job) -> list[str]:
+        return [str(pk) for pk in job.reruns.order_by("-created_at", "-id").values_list("pk", flat=True)[:100]]
 
 
 class JobPageOutput(serializers.Serializer):

@@ -19,8 +19,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from jobs import registry, retention, selectors, services, validation
+from jobs.audit import selectors as audit_selectors
 from jobs.errors import ApplicationError, ValidationFailed
-from jobs.forms import JobFilterForm, JobSubmitOptionsForm, encode_cursor
+from jobs.forms import JobFilterForm, JobRerunForm, JobSubmitOptionsForm, encode_cursor
 from jobs.models import JobStatus
 from jobs.scheduling import selectors as schedule_selectors
 from jobs.scheduling import services as schedule_services
@@ -143,6 +144,8 @@ def job_list(request):
         "actor_names": registry.actor_names(),
         # Only the newest page refreshes itself: deeper pages stay put while the user reads them.
         "at_top": not (request.GET.get("after") or request.GET.get("before")),
+        # The filter, carried to "apply to all matching" (jobs.bulk.views).
+        "filter_hidden": [(k, v) for k, v in filters.items() if k in JobFilterForm.FILTER_KEYS and v],
     }
     return _render(request, "jobs/list.html", context)
 
@@ -212,6 +215,8 @@ def job_detail(request, job_id):
         "children": selectors.job_children(job.pk),
         "can_retry": job.status in services.RETRYABLE,
         "can_cancel": not job.is_terminal and not job.cancel_requested_at,
+        "reruns": selectors.job_reruns(job.pk),
+        "audit_entries": audit_selectors.audit_for_target("job", job.pk) if request.user.is_staff else [],
     }
     return _render(request, "jobs/detail.html", context)
 
@@ -232,17 +237,43 @@ def _current_attempt(job, attempts) -> dict | None:
 @staff_action
 def job_retry(request, job_id):
     try:
-        services.job_retry(job_id=job_id)
+        services.job_retry(job_id=job_id, user=request.user)
         messages.success(request, "The job will run again.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return _back(request, reverse("jobs:detail", args=[job_id]))
 
 
+@login_required
+def job_rerun(request, job_id):
+    """A copy of a finished job with edited arguments (staff): the form, then the new job's page."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff may run jobs.")
+    job = selectors.job_get(job_id)
+    if job is None:
+        raise Http404("No such job.")
+    if request.method == "POST":
+        form = JobRerunForm(request.POST)
+        if form.is_valid():
+            try:
+                data = form.cleaned_data
+                copy = services.job_rerun(job_id=job.pk, args=data["args"], kwargs=data["kwargs"], user=request.user)
+            except ApplicationError as exc:
+                form.add_error(None, exc.message)
+            else:
+                messages.success(request, "Submitted a copy with the edited arguments.")
+                return redirect("jobs:detail", copy.pk)
+    else:
+        form = JobRerunForm(
+            initial={"args": json.dumps(job.args, indent=2), "kwargs": json.dumps(job.kwargs, indent=2)}
+        )
+    return render(request, "jobs/rerun.html", {"job": job, "form": form})
+
+
 @staff_action
 def job_cancel(request, job_id):
     try:
-        job = services.job_cancel(job_id=job_id)
+        job = services.job_cancel(job_id=job_id, user=request.user)
         messages.success(request, "Cancelled." if job.status == JobStatus.CANCELLED else "Cancel requested.")
     except ApplicationError as exc:
         messages.error(request, exc.message)
@@ -257,7 +288,9 @@ def jobs_bulk(request):
         messages.error(request, "Select jobs first.")
     elif action == "retry":
         try:
-            count = services.jobs_retry_bulk(selectors.jobs_by_ids(ids))
+            count = services.jobs_retry_bulk(
+                selectors.jobs_by_ids(ids), user=request.user, detail={"selected": len(ids)}
+            )
         except ApplicationError as exc:
             messages.error(request, exc.message)
         else:
@@ -265,7 +298,7 @@ def jobs_bulk(request):
                 request, f"Retried {count} of {len(ids)} selected job(s); only failed or cancelled ones run again."
             )
     elif action == "cancel":
-        done = services.jobs_cancel_bulk(ids)
+        done = services.jobs_cancel_bulk(ids, user=request.user)
         messages.success(request, f"Cancelled {done} of {len(ids)} selected job(s); finished ones stay as they are.")
     else:
         messages.error(request, "Unknown action.")
@@ -297,11 +330,13 @@ def dead_letters_action(request):
     action = request.POST.get("action")
     if action == "retry":
         try:
-            messages.success(request, f"Retried {services.jobs_retry_bulk(qs)} dead job(s).")
+            count = services.jobs_retry_bulk(qs, user=request.user, audit_action="dead_letters.retry", detail=scope)
+            messages.success(request, f"Retried {count} dead job(s).")
         except ApplicationError as exc:
             messages.error(request, exc.message)
     elif action == "purge":
-        messages.success(request, f"Purged {services.jobs_purge_failed(qs)} dead job(s).")
+        count = services.jobs_purge_failed(qs, user=request.user, detail=scope)
+        messages.success(request, f"Purged {count} dead job(s).")
     else:
         messages.error(request, "Unknown action.")
     return redirect("jobs:dead_letters")
@@ -324,6 +359,7 @@ SCHEDULE_ACTIONS = {
     "pause": (schedule_services.schedule_pause, "Paused"),
     "resume": (schedule_services.schedule_resume, "Resumed"),
     "run": (schedule_services.schedule_run_now, "Started"),
+    "delete": (schedule_services.schedule_delete, "Deleted"),
 }
 
 
@@ -334,7 +370,7 @@ def schedule_action(request, schedule_id):
         messages.error(request, "Unknown action.")
     else:
         try:
-            service(schedule_id=schedule_id)
+            service(schedule_id=schedule_id, user=request.user)
             messages.success(request, f"{verb}.")
         except ApplicationError as exc:
             messages.error(request, exc.message)

@@ -83,6 +83,18 @@ def upload(objects):
 
 
 NEW_SCHEDULE = {"name": "matrix", "actor": "echo", "interval_seconds": 60}
+SCHEDULE_FORM = {
+    "name": "matrix-form",
+    "actor_name": "echo",
+    "args": "[]",
+    "kwargs": "{}",
+    "interval_seconds": "60",
+    "timezone": "UTC",
+    "enabled": "on",
+    "priority": "0",
+    "overlap": "skip",
+    "misfire_grace_seconds": "300",
+}
 
 ROWS = [
     # --- Unauthenticated doors ---
@@ -119,6 +131,11 @@ ROWS = [
     Row("api:schedule-pause", "post", 401, 403, 200, kwargs=schedule),
     Row("api:schedule-resume", "post", 401, 403, 200, kwargs=schedule),
     Row("api:schedule-run", "post", 401, 403, 201, kwargs=schedule),
+    Row("api:job-bulk", "post", 401, 403, 202, data=lambda o: {"action": "retry", "filter": {"actor": "echo"}}),
+    Row("api:job-rerun", "post", 401, 403, 201, kwargs=job, data=lambda o: {"args": [2]}),
+    # --- The audit trail: staff only, reads included ---
+    Row("api:audit-list", "get", 401, 403, 200),
+    Row("api:audit-export", "get", 401, 403, 200),
     Row("api:report-trigger", "post", 401, 403, 202, data=lambda o: {}),
     Row("api:report-store-data", "post", 401, 403, 200, data=upload, multipart=True),
     # --- Pages: sign-in first (302 to the login page), then read-only for non-staff ---
@@ -131,6 +148,12 @@ ROWS = [
     Row("jobs:workers", "get", 302, 200, 200),
     Row("jobs:health", "get", 302, 200, 200),
     Row("reports:list", "get", 302, 200, 200),
+    # --- Staff-only pages: forms that change something, and the audit trail ---
+    Row("jobs:audit", "get", 302, 403, 200),
+    Row("jobs:bulk_confirm", "get", 302, 403, 200, query=lambda o: {"action": "retry", "actor": "echo"}),
+    Row("jobs:rerun", "get", 302, 403, 200, kwargs=job),
+    Row("jobs:schedule_new", "get", 302, 403, 200),
+    Row("jobs:schedule_edit", "get", 302, 403, 200, kwargs=schedule),
     Row("reports:detail", "get", 302, 404, 200, kwargs=report),
     # --- Dashboard actions: staff only (403 for readers), each a POST that redirects back ---
     Row("jobs:bulk", "post", 302, 403, 302, data=lambda o: {"action": "cancel", "ids": [o["queued_job"].pk]}),
@@ -138,6 +161,19 @@ ROWS = [
     Row("jobs:cancel", "post", 302, 403, 302, kwargs=waiting_job),
     Row("jobs:dead_letters_action", "post", 302, 403, 302, data=lambda o: {"action": "retry", "scope": "all"}),
     Row("jobs:schedule_action", "post", 302, 403, 302, kwargs=schedule, data=lambda o: {"action": "pause"}),
+    Row("jobs:schedule_action", "post", 302, 403, 302, kwargs=schedule, data=lambda o: {"action": "delete"}),
+    Row("jobs:bulk_apply", "post", 302, 403, 302, data=lambda o: {"action": "retry", "actor": "echo"}),
+    Row("jobs:rerun", "post", 302, 403, 302, kwargs=job, data=lambda o: {"args": "[2]", "kwargs": "{}"}),
+    Row("jobs:schedule_new", "post", 302, 403, 302, data=lambda o: SCHEDULE_FORM),
+    Row(
+        "jobs:schedule_edit",
+        "post",
+        302,
+        403,
+        302,
+        kwargs=schedule,
+        data=lambda o: {**SCHEDULE_FORM, "name": "matrix-existing", "priority": "3"},
+    ),
     Row("reports:trigger", "post", 302, 403, 302, data=lambda o: {"kind": "store_uptime"}),
     # The submission form: staff only, even to see it; a valid submission redirects to the job.
     Row("jobs:submit", "get", 302, 403, 200),
@@ -147,7 +183,14 @@ ROWS = [
     Row("admin:login", "get", 200, 200, 302),  # a non-staff user is told to sign in as staff
 ]
 # Every dashboard action is a POST: a GET of one is 405 (nothing changes on a link or a prefetch).
-GET_REFUSED = ["jobs:bulk", "jobs:retry", "jobs:cancel", "jobs:dead_letters_action", "jobs:schedule_action"]
+GET_REFUSED = [
+    "jobs:bulk",
+    "jobs:retry",
+    "jobs:cancel",
+    "jobs:dead_letters_action",
+    "jobs:schedule_action",
+    "jobs:bulk_apply",
+]
 
 
 def complete_report(user) -> Report:

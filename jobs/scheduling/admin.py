@@ -1,55 +1,13 @@
 """Admin of schedules: edits go through the services; the rule is shown in words with its next fire times."""
 
-from django import forms
 from django.contrib import admin, messages
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 
-from jobs import registry
 from jobs.errors import ApplicationError
 from jobs.scheduling import selectors, services
+from jobs.scheduling.forms import ScheduleForm as ScheduleAdminForm
 from jobs.scheduling.models import Schedule, ScheduleRun
-
-# Service field (API name in errors) → form field.
-ERROR_FIELD_TO_FORM = {"actor": "actor_name", "queue": "queue_name"}
-
-
-class ScheduleAdminForm(forms.ModelForm):
-    class Meta:
-        model = Schedule
-        fields = list(services.EDITABLE_FIELDS)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "actor_name" in self.fields:
-            self.fields["actor_name"].help_text = "Actors: " + ", ".join(registry.public_actor_names())
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        # Empty JSON and text boxes mean "none", as in the API.
-        for field, empty in (("args", []), ("kwargs", {}), ("queue_name", ""), ("description", "")):
-            if cleaned.get(field) in (None, ""):
-                cleaned[field] = empty
-        cleaned["cron"] = (cleaned.get("cron") or "").strip()
-        values = {field: cleaned.get(field) for field in services.EDITABLE_FIELDS}
-        check_actor = (
-            self.instance.pk is None
-            or "actor_name" in self.changed_data
-            or (values["enabled"] and not self.instance.enabled)
-        )
-        try:
-            if check_actor and "actor_name" in self.changed_data:
-                services.check_public_actor(values["actor_name"])  # internal actors are the platform's
-            if self.instance.pk is not None:
-                services.check_internal_schedule_edit(self.instance, values)
-            services.validate_fields(values, check_actor_name=check_actor)
-        except ApplicationError as exc:
-            field = (exc.details or {}).get("field")
-            target = ERROR_FIELD_TO_FORM.get(field, field)
-            self.add_error(target if target in self.fields else None, exc.message)
-        return cleaned
 
 
 @admin.register(Schedule)
@@ -129,18 +87,18 @@ class ScheduleAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         fields = {field: form.cleaned_data[field] for field in services.EDITABLE_FIELDS if field in form.cleaned_data}
         if change:
-            saved = services.schedule_update(schedule_id=obj.pk, **fields)
+            saved = services.schedule_update(schedule_id=obj.pk, user=request.user, **fields)
         else:
-            saved = services.schedule_create(**fields)
+            saved = services.schedule_create(user=request.user, **fields)
         obj.pk = saved.pk
         obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        services.schedule_delete(schedule_id=obj.pk)
+        services.schedule_delete(schedule_id=obj.pk, user=request.user)
 
     def delete_queryset(self, request, queryset):
         for schedule_id in queryset.values_list("pk", flat=True):
-            services.schedule_delete(schedule_id=schedule_id)
+            services.schedule_delete(schedule_id=schedule_id, user=request.user)
 
     @admin.action(description="Pause selected schedules")
     def pause_selected(self, request, queryset):
@@ -158,7 +116,7 @@ class ScheduleAdmin(admin.ModelAdmin):
         done = 0
         for schedule_id, name in queryset.values_list("pk", "name"):
             try:
-                service(schedule_id=schedule_id)
+                service(schedule_id=schedule_id, user=request.user)
                 done += 1
             except ApplicationError as exc:
                 self.message_user(request, f"{name}: {exc.message}", level=messages.WARNING)

@@ -33,7 +33,7 @@ class ScheduleListApi(APIView):
         payload.is_valid(raise_exception=True)
         fields = payload.to_service_kwargs()
         services.check_public_actor(fields["actor_name"])
-        schedule = services.schedule_create(**fields)
+        schedule = services.schedule_create(user=request.user, **fields)
         return Response(ScheduleDetailOutput(_schedule_or_404(schedule.pk)).data, status=201)
 
 
@@ -56,12 +56,12 @@ class ScheduleDetailApi(APIView):
         if "actor_name" in changes:
             services.check_public_actor(changes["actor_name"])
         services.check_internal_schedule_edit(_schedule_or_404(schedule_id), changes)
-        services.schedule_update(schedule_id=schedule_id, **changes)
+        services.schedule_update(schedule_id=schedule_id, user=request.user, **changes)
         return Response(ScheduleDetailOutput(_schedule_or_404(schedule_id)).data)
 
     @extend_schema(request=None, responses={204: None}, summary="Delete a schedule (its jobs stay)")
     def delete(self, request, schedule_id):
-        services.schedule_delete(schedule_id=schedule_id)
+        services.schedule_delete(schedule_id=schedule_id, user=request.user)
         return Response(status=204)
 
 
@@ -70,7 +70,7 @@ class SchedulePauseApi(APIView):
 
     @extend_schema(request=None, responses=ScheduleDetailOutput, summary="Pause a schedule")
     def post(self, request, schedule_id):
-        services.schedule_pause(schedule_id=schedule_id)
+        services.schedule_pause(schedule_id=schedule_id, user=request.user)
         return Response(ScheduleDetailOutput(_schedule_or_404(schedule_id)).data)
 
 
@@ -79,7 +79,7 @@ class ScheduleResumeApi(APIView):
 
     @extend_schema(request=None, responses=ScheduleDetailOutput, summary="Resume a paused schedule")
     def post(self, request, schedule_id):
-        services.schedule_resume(schedule_id=schedule_id)
+        services.schedule_resume(schedule_id=schedule_id, user=request.user)
         return Response(ScheduleDetailOutput(_schedule_or_404(schedule_id)).data)
 
 
@@ -92,7 +92,9 @@ class ScheduleRunNowApi(APIView):
         summary="Run a schedule now (409 while its previous job runs and its overlap policy is skip)",
     )
     def post(self, request, schedule_id):
-        return Response(JobOutput(services.schedule_run_now(schedule_id=schedule_id)).data, status=201)
+        return Response(
+            JobOutput(services.schedule_run_now(schedule_id=schedule_id, user=request.user)).data, status=201
+        )
 
 
 class ScheduleRunListApi(APIView):

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobs import registry, validation
+from jobs.audit.services import audit_record
 from jobs.errors import NotFound, UnknownActor, ValidationFailed
 from jobs.models import LIVE_STATUSES, Job
 from jobs.scheduling import triggers
@@ -139,7 +140,17 @@ def _next_run(schedule: Schedule, *, after: datetime) -> datetime | None:
         return None
 
 
-def _save(schedule: Schedule, *, check_actor_name: bool) -> Schedule:
+def _audit(user, action: str, schedule: Schedule, **detail) -> None:
+    audit_record(
+        user=user,
+        action=action,
+        target_type="schedule",
+        target_id=schedule.pk,
+        detail={"name": schedule.name, **detail},
+    )
+
+
+def _save(schedule: Schedule, *, check_actor_name: bool, user=None, action: str = "", changes=None) -> Schedule:
     validate_fields(_values_of(schedule), check_actor_name=check_actor_name)
     schedule.name = schedule.name.strip()
     if Schedule.objects.filter(name=schedule.name).exclude(pk=schedule.pk).exists():
@@ -148,6 +159,8 @@ def _save(schedule: Schedule, *, check_actor_name: bool) -> Schedule:
     try:
         with transaction.atomic():
             schedule.save()
+            if action:
+                _audit(user, action, schedule, changes=sorted(changes or ()))
     except IntegrityError:
         raise _invalid("name", f"a schedule named {schedule.name!r} already exists") from None
     return schedule
@@ -172,6 +185,7 @@ def schedule_create(
     misfire_grace_seconds: int = 300,
     coalesce: bool = True,
     description: str = "",
+    user=None,
 ) -> Schedule:
     """Create a schedule; a running scheduler picks it up at its next sync.
 
@@ -193,7 +207,7 @@ def schedule_create(
         misfire_grace_seconds=misfire_grace_seconds,
         coalesce=coalesce,
     )
-    return _save(schedule, check_actor_name=True)
+    return _save(schedule, check_actor_name=True, user=user, action="schedule.create")
 
 
 def _get_for_update(schedule_id) -> Schedule:
@@ -203,7 +217,7 @@ def _get_for_update(schedule_id) -> Schedule:
         raise NotFound(f"Schedule {schedule_id} does not exist.") from None
 
 
-def schedule_update(*, schedule_id, **changes) -> Schedule:
+def schedule_update(*, schedule_id, user=None, **changes) -> Schedule:
     """Change some fields of a schedule; the running scheduler applies it within its sync interval.
 
     Giving ``cron`` clears ``interval_seconds`` and the reverse, unless both are given. The actor is
@@ -230,10 +244,10 @@ def schedule_update(*, schedule_id, **changes) -> Schedule:
                 value = ""
             setattr(schedule, field, value)
         check = schedule.actor_name != old_actor or (schedule.enabled and not was_enabled)
-        return _save(schedule, check_actor_name=check)
+        return _save(schedule, check_actor_name=check, user=user, action="schedule.update", changes=changes)
 
 
-def schedule_pause(*, schedule_id) -> Schedule:
+def schedule_pause(*, schedule_id, user=None) -> Schedule:
     """Stop firing; the running scheduler drops it within its sync interval, and no fire goes out meanwhile."""
     with transaction.atomic():
         schedule = _get_for_update(schedule_id)
@@ -241,10 +255,11 @@ def schedule_pause(*, schedule_id) -> Schedule:
             schedule.enabled = False
             schedule.next_run_at = None
             schedule.save(update_fields=["enabled", "next_run_at", "updated_at"])
+        _audit(user, "schedule.pause", schedule)
     return schedule
 
 
-def schedule_resume(*, schedule_id) -> Schedule:
+def schedule_resume(*, schedule_id, user=None) -> Schedule:
     """Fire again from the next fire time on; fire times of the pause are not caught up."""
     with transaction.atomic():
         schedule = _get_for_update(schedule_id)
@@ -253,14 +268,16 @@ def schedule_resume(*, schedule_id) -> Schedule:
             schedule.enabled = True
             schedule.next_run_at = _next_run(schedule, after=timezone.now())
             schedule.save(update_fields=["enabled", "next_run_at", "updated_at"])
+        _audit(user, "schedule.resume", schedule)
     return schedule
 
 
-def schedule_delete(*, schedule_id) -> None:
+def schedule_delete(*, schedule_id, user=None) -> None:
     """Delete a schedule and its run records; the jobs it produced stay."""
-    deleted, _ = Schedule.objects.filter(pk=schedule_id).delete()
-    if not deleted:
-        raise NotFound(f"Schedule {schedule_id} does not exist.")
+    with transaction.atomic():
+        schedule = _get_for_update(schedule_id)
+        _audit(user, "schedule.delete", schedule, actor=schedule.actor_name)
+        schedule.delete()
 
 
 # --- Firing ---------------------------------------------------------------------------------------
@@ -333,13 +350,22 @@ def schedule_fire(
     return FireResult(Outcome.FIRED, submitted.job)
 
 
-def schedule_run_now(*, schedule_id) -> Job:
+def schedule_run_now(*, schedule_id, user=None) -> Job:
     """Fire a schedule at once, outside its trigger (also when paused).
 
     Raises NotFound, ScheduleBusy (409) when the overlap policy is skip and the previous job is
     still waiting or running, UnknownActor when the actor is not registered.
     """
-    result = schedule_fire(schedule_id=schedule_id, fire_time=timezone.now(), manual=True)
+    with transaction.atomic():
+        result = schedule_fire(schedule_id=schedule_id, fire_time=timezone.now(), manual=True)
+        if result.outcome == Outcome.FIRED:
+            audit_record(
+                user=user,
+                action="schedule.run_now",
+                target_type="schedule",
+                target_id=schedule_id,
+                detail={"job_id": str(result.job.pk)},
+            )
     if result.outcome == Outcome.MISSING:
         raise NotFound(f"Schedule {schedule_id} does not exist.")
     if result.outcome == Outcome.SKIPPED:

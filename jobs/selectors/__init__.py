@@ -10,6 +10,7 @@ from jobs.selectors.jobs import (
     job_get,
     job_list,
     job_list_page,
+    job_reruns,
     jobs_by_ids,
 )
 from jobs.selectors.stats import (
@@ -45,6 +46,7 @@ __all__ = [
     "job_get",
     "job_list",
     "job_list_page",
+    "job_reruns",
     "job_stats",
     "jobs_by_ids",
     "latency_percentiles",

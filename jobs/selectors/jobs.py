@@ -41,7 +41,7 @@ def job_list(
 
 def job_get(job_id) -> Job | None:
     try:
-        return Job.objects.select_related("parent").prefetch_related("attempt_log").get(pk=job_id)
+        return Job.objects.select_related("parent", "rerun_of").prefetch_related("attempt_log").get(pk=job_id)
     except (Job.DoesNotExist, ValueError, TypeError, ValidationError):
         return None
 
@@ -98,6 +98,11 @@ def jobs_by_ids(ids) -> QuerySet:
 
 def job_children(job_id, *, limit: int = 50) -> list[Job]:
     return list(Job.objects.filter(parent_id=job_id).only(*LIST_FIELDS).order_by("-created_at", "-id")[:limit])
+
+
+def job_reruns(job_id, *, limit: int = 50) -> list[Job]:
+    """Copies an operator submitted from this job with edited arguments, newest first."""
+    return list(Job.objects.filter(rerun_of_id=job_id).only(*LIST_FIELDS).order_by("-created_at", "-id")[:limit])
 
 
 def dead_letter_jobs(*, actor: str | None = None, error_type: str | None = None) -> QuerySet:

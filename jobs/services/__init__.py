@@ -4,7 +4,7 @@
 - ``dispatch``: publish due jobs once per token, republish lost messages;
 - ``execution``: what running copies write (progress, success, failure) and the release of
   attempts whose worker died;
-- ``operations``: operators' cancel, retry, purge and prune.
+- ``operations``: operators' cancel, retry, re-run with edited arguments, purge and prune.
 
 Every status change goes through ``jobs.states``.
 """
@@ -25,6 +25,7 @@ from jobs.services.execution import (
 from jobs.services.operations import (
     RETRYABLE,
     job_cancel,
+    job_rerun,
     job_retry,
     jobs_cancel_bulk,
     jobs_prune,
@@ -45,6 +46,7 @@ __all__ = [
     "job_fail_attempt",
     "job_record_late_effect",
     "job_report_progress",
+    "job_rerun",
     "job_retry",
     "job_submit",
     "job_submit_many",

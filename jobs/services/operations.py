@@ -1,4 +1,8 @@
-"""Operators' actions on jobs: cancel, retry, purge dead jobs, prune old ones."""
+"""Operators' actions on jobs: cancel, retry, re-run with edited arguments, purge dead jobs, prune old ones.
+
+Each records who did it in the audit trail (``jobs.audit``), in the same transaction as the action;
+``user`` None is the platform itself (a schedule, a command).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Now
 
-from jobs import registry, retention, states
+from jobs import registry, retention, states, validation
+from jobs.audit.services import audit_record
 from jobs.errors import InvalidTransition, NotFound
 from jobs.models import LIVE_STATUSES, TERMINAL_STATUSES, Job, JobAttempt, JobStatus
 from jobs.services.dispatch import jobs_publish
+from jobs.services.submit import job_submit
 
 S = JobStatus
 WAITING = (S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING)
@@ -28,13 +34,19 @@ def _get_job(job_id) -> Job:
         raise NotFound(f"Job {job_id} does not exist.") from None
 
 
-def job_cancel(*, job_id) -> Job:
+def job_cancel(*, job_id, user=None) -> Job:
     """Cancel a job: a waiting job never runs; a running one is interrupted at its next check.
 
     A claim or a finish racing the cancel is settled by reading the job again: a job that started
     meanwhile is asked to stop; one that finished meanwhile is a 409 (InvalidTransition).
     """
-    job = _get_job(job_id)
+    with transaction.atomic():
+        job = _cancel(_get_job(job_id))
+        audit_record(user=user, action="job.cancel", target_type="job", target_id=job.pk, detail={"status": job.status})
+    return job
+
+
+def _cancel(job: Job) -> Job:
     for _ in range(5):
         if job.status == S.RUNNING:
             if Job.objects.filter(pk=job.pk, status=S.RUNNING, cancel_requested_at__isnull=True).update(
@@ -68,7 +80,7 @@ def _rerun_fields(job: Job) -> dict:
     }
 
 
-def job_retry(*, job_id) -> Job:
+def job_retry(*, job_id, user=None) -> Job:
     """Run a failed or cancelled job again, with a fresh retry budget. 409 for any other state, and
     when another live job holds its idempotency key meanwhile."""
     job = _get_job(job_id)
@@ -77,6 +89,8 @@ def job_retry(*, job_id) -> Job:
     try:
         with transaction.atomic():
             moved = states.transition(job.pk, "rerun", S.PENDING, where={"status": job.status}, **_rerun_fields(job))
+            if moved:
+                audit_record(user=user, action="job.retry", target_type="job", target_id=job.pk)
     except IntegrityError:
         raise InvalidTransition(
             f"Job {job.pk} cannot run again: a newer live job holds its idempotency key "
@@ -91,6 +105,44 @@ def job_retry(*, job_id) -> Job:
     return job
 
 
+def job_rerun(*, job_id, args=None, kwargs=None, user=None) -> Job:
+    """Submit a copy of a finished job with edited arguments, linked to it (``rerun_of``).
+
+    ``args``/``kwargs`` None keep the original's. The copy is checked like any submit (payload
+    limits, the actor's signature) and gets the actor's retry budget; the original stays as it is.
+    Raises NotFound, InvalidTransition (409: the job has not finished), ValidationFailed, UnknownActor.
+    """
+    original = _get_job(job_id)
+    # Internal actors' arguments are the platform's to choose (jobs.prune with -1 days deletes everything).
+    validation.validate_public_actor(original.actor_name)
+    if original.status not in TERMINAL_STATUSES:
+        raise InvalidTransition(
+            f"Job {original.pk} is {original.status}; only a finished job can be run again with edited arguments."
+        )
+    with transaction.atomic():
+        copy = job_submit(
+            actor_name=original.actor_name,
+            args=original.args if args is None else args,
+            kwargs=original.kwargs if kwargs is None else kwargs,
+            queue=original.queue_name,
+            priority=original.priority,
+        ).job
+        Job.objects.filter(pk=copy.pk).update(rerun_of=original)
+        copy.rerun_of = original
+        audit_record(
+            user=user,
+            action="job.rerun",
+            target_type="job",
+            target_id=original.pk,
+            detail={
+                "rerun_id": str(copy.pk),
+                "args_changed": copy.args != original.args,
+                "kwargs_changed": copy.kwargs != original.kwargs,
+            },
+        )
+    return copy
+
+
 def _without_key_conflicts(queryset: QuerySet) -> QuerySet:
     """The retryable jobs of ``queryset`` whose idempotency key (if any) no live job holds, and of
     several sharing a key only the newest: retrying one makes its key live again."""
@@ -103,9 +155,17 @@ def _without_key_conflicts(queryset: QuerySet) -> QuerySet:
     return candidates.exclude(idempotency_key__in=taken).exclude(Exists(newer_with_same_key))
 
 
-def jobs_retry_bulk(queryset: QuerySet) -> int:
+def jobs_retry_bulk(queryset: QuerySet, *, user=None, audit_action: str = "jobs.retry", detail=None) -> int:
     """Retry every failed or cancelled job of ``queryset`` (of those sharing an idempotency key, the
-    newest, and none whose key a live job holds); returns how many were retried."""
+    newest, and none whose key a live job holds); returns how many were retried. One audit row
+    (``audit_action``) counts them, committed with the last of them."""
+    with transaction.atomic():
+        count = _retry_each(queryset)
+        audit_record(user=user, action=audit_action, target_type="filter", count=count, detail=detail)
+    return count
+
+
+def _retry_each(queryset: QuerySet) -> int:
     count = 0
     fields = ("id", "status", "attempts", "uncharged_attempts", "actor_name", "max_attempts", "idempotency_key")
     for job in _without_key_conflicts(queryset).only(*fields).iterator():
@@ -119,16 +179,22 @@ def jobs_retry_bulk(queryset: QuerySet) -> int:
     return count
 
 
-def jobs_cancel_bulk(job_ids) -> int:
+def jobs_cancel_bulk(job_ids, *, user=None) -> int:
     """Cancel each job that is still waiting or running; returns how many were cancelled (or asked
     to stop). Finished jobs are left as they are."""
     cancelled = 0
-    for job_id in job_ids:
-        try:
-            job_cancel(job_id=job_id)
-            cancelled += 1
-        except (InvalidTransition, NotFound):
-            pass
+    job_ids = list(job_ids)
+    with transaction.atomic():
+        for job_id in job_ids:
+            try:
+                with transaction.atomic():
+                    _cancel(_get_job(job_id))
+                cancelled += 1
+            except (InvalidTransition, NotFound):
+                pass
+        audit_record(
+            user=user, action="jobs.cancel", target_type="jobs", count=cancelled, detail={"selected": len(job_ids)}
+        )
     return cancelled
 
 
@@ -145,15 +211,21 @@ def _delete_locked(queryset: QuerySet, *, batch_size: int) -> int:
     return deleted[1].get(Job._meta.label, 0)
 
 
-def jobs_purge_failed(queryset: QuerySet, *, batch_size: int = 1000) -> int:
-    """Delete dead (failed) jobs of ``queryset`` with their attempts; returns how many jobs went."""
+def jobs_purge_failed(queryset: QuerySet, *, batch_size: int = 1000, user=None, detail=None) -> int:
+    """Delete dead (failed) jobs of ``queryset`` with their attempts; returns how many jobs went.
+
+    Deleted in batches (short locks); the audit row is committed with the last batch."""
     total = 0
-    while batch := _delete_locked(queryset.filter(status=S.FAILED), batch_size=batch_size):
-        total += batch
-    return total
+    while True:
+        with transaction.atomic():
+            batch = _delete_locked(queryset.filter(status=S.FAILED), batch_size=batch_size)
+            total += batch
+            if not batch:
+                audit_record(user=user, action="jobs.purge", target_type="filter", count=total, detail=detail)
+                return total
 
 
-def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on_batch=None) -> int:
+def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on_batch=None, user=None) -> int:
     """Delete terminal jobs past their state's retention (``JOBS_RETENTION``; ``older_than_days``
     overrides it for every state), then clear results past ``JOBS_RESULT_TTL``; in batches of
     ``batch_size`` rows, each its own short transaction. Returns how many jobs were deleted."""
@@ -168,6 +240,14 @@ def jobs_prune(*, older_than_days: int | None = None, batch_size: int = 1000, on
                 on_batch(total)
     if rules.result_ttl is not None:
         jobs_results_expire(older_than=rules.result_ttl, batch_size=batch_size)
+    audit_record(
+        user=user,
+        action="jobs.prune",
+        target_type="retention",
+        target_id=older_than_days if older_than_days is not None else "policy",
+        count=total,
+        detail={str(status): f"{duration.total_seconds() / 86400:g}d" for status, duration in keep.items()},
+    )
     return total
 
 

@@ -154,6 +154,10 @@ def test_no_page_breaks_the_content_security_policy(page, live_server, staff_use
         reverse("jobs:schedules"),
         reverse("jobs:workers"),
         reverse("jobs:health"),
+        reverse("jobs:audit"),
+        reverse("jobs:rerun", args=[dead.pk]),
+        reverse("jobs:schedule_new"),
+        reverse("jobs:bulk_confirm") + "?action=retry&actor=echo",
         reverse("reports:list"),
         reverse("admin:index"),
         reverse("admin:jobs_job_changelist"),
@@ -211,3 +215,79 @@ def test_a_job_submitted_from_the_form_with_typed_parameters_succeeds(page, live
     page.locator("#job-result", has_text="TOTAL: 10.0").wait_for(state="visible", timeout=10000)
     job.refresh_from_db()
     assert (job.status, job.kwargs) == (JobStatus.SUCCEEDED, {"count": 4, "ratio": 2.5, "loud": True})
+
+
+# --- Operator pages: bulk by filter, re-run, schedules, audit ---------------------------------------
+
+
+def test_retry_all_matching_from_the_jobs_list_counts_every_page_and_starts_one_job(page, live_server, staff_user):
+    for _ in range(30):
+        JobFactory(status=JobStatus.FAILED, actor_name="echo")
+    JobFactory(status=JobStatus.FAILED, actor_name="demo.flaky")
+    log_in(page, live_server, "staff", "pw-staff-123")
+    page.goto(live_server.url + reverse("jobs:list") + "?actor=echo&size=20")
+    page.select_option("#bulk-filter-form select[name=action]", "retry")
+    page.click("#bulk-filter-button")
+    page.locator("h1", has_text="Retry all 30 matching jobs?").wait_for(state="visible")
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
+    page.click("#bulk-apply")
+    page.locator(".messages li.success").wait_for(state="visible")
+    bulk = Job.objects.get(actor_name="jobs.bulk")
+    assert page.url.endswith(reverse("jobs:detail", args=[bulk.pk]))
+    assert bulk.kwargs == {"action": "retry", "filters": {"actor": "echo"}}
+    assert questions == ["Retry 30 job(s)? This cannot be undone."]
+    assert "jobs.bulk_retry" in page.locator("table.audit-table").inner_text()
+
+
+def test_a_failed_job_is_run_again_with_edited_arguments(page, live_server, staff_user):
+    dead = JobFactory(status=JobStatus.FAILED, actor_name="echo", args=[1])
+    log_in(page, live_server, "staff", "pw-staff-123")
+    page.goto(live_server.url + reverse("jobs:detail", args=[dead.pk]))
+    page.click("#rerun-link")
+    page.fill("textarea[name=args]", "[1")
+    page.click("#rerun-submit")
+    page.locator(".bad", has_text="Not valid JSON").wait_for(state="visible")
+    page.fill("textarea[name=args]", '["edited"]')
+    page.click("#rerun-submit")
+    page.locator("#rerun-of").wait_for(state="visible")
+    copy = Job.objects.get(rerun_of=dead)
+    assert copy.args == ["edited"] and page.url.endswith(reverse("jobs:detail", args=[copy.pk]))
+    page.click("#rerun-of")
+    page.locator("table#job-table", has_text="echo").wait_for(state="visible")  # the original lists its re-run
+
+
+def test_a_schedule_is_created_in_the_dashboard_with_its_fire_times_previewed(page, live_server, staff_user):
+    from jobs.scheduling.models import Schedule
+
+    log_in(page, live_server, "staff", "pw-staff-123")
+    page.goto(live_server.url + reverse("jobs:schedules"))
+    page.click("#new-schedule")
+    page.fill("input[name=name]", "browser-nightly")
+    page.fill("input[name=actor_name]", "echo")
+    page.fill("input[name=cron]", "99 3 * * *")
+    page.click("#schedule-save")
+    page.locator(".field-error").first.wait_for(state="visible")
+    page.fill("input[name=cron]", "30 3 * * *")
+    page.click("#schedule-preview")
+    page.locator("#fire-times li", has_text="03:30:00").first.wait_for(state="visible")
+    assert page.locator("#fire-times li").count() == 5
+    assert not Schedule.objects.filter(name="browser-nightly").exists()
+    page.click("#schedule-save")
+    page.locator(".messages li.success").wait_for(state="visible")
+    assert Schedule.objects.get(name="browser-nightly").cron == "30 3 * * *"
+
+
+def test_the_audit_page_shows_who_retried_a_job(page, live_server, staff_user):
+    dead = JobFactory(status=JobStatus.FAILED, actor_name="echo")
+    log_in(page, live_server, "staff", "pw-staff-123")
+    page.goto(live_server.url + reverse("jobs:detail", args=[dead.pk]))
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#retry-button")
+    page.locator(".messages li.success").wait_for(state="visible")
+    page.click("header a:text-is('Audit')")
+    page.select_option("select[name=action]", "job.retry")
+    page.click("form.filters button[type=submit]")
+    row = page.locator("table.audit-table tr[data-audit]")
+    row.first.wait_for(state="visible")
+    assert row.count() == 1 and "staff" in row.inner_text() and "job.retry" in row.inner_text()
