@@ -21,6 +21,8 @@ def _valid(serializer_class, data):
     return serializer.validated_data
 
 
+# Room for the multipart framing (boundaries, part headers, the other fields) around the file.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
 NOT_FOUND = OpenApiResponse(description="No such object (one the body names, or the path).")
 CONFLICT = OpenApiResponse(description="The object is not in a state that allows this.")
 
@@ -317,9 +319,15 @@ class RecordUploadApi(MonitoringApi):
         summary="Import records from CSV or JSON lines (upsert by source and id; bad rows reported by line)",
     )
     def post(self, request):
+        limit = settings.FILE_UPLOAD_MAX_SIZE
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit + MULTIPART_OVERHEAD_BYTES:  # refused before the body is read and stored
+            raise PayloadTooLarge(f"The upload has {declared} bytes; the limit is {limit}.", details={"limit": limit})
         data = _valid(s.RecordUploadInput, request.data)
         upload = data["file"]
-        limit = settings.FILE_UPLOAD_MAX_SIZE
         if upload.size > limit:
             raise PayloadTooLarge(f"The file has {upload.size} bytes; the limit is {limit}.", details={"limit": limit})
         fmt = imports.format_of(upload.name, data.get("format"))

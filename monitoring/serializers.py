@@ -88,14 +88,19 @@ class PolicyOutput(serializers.ModelSerializer):
 
 OPERATOR_CHOICES = list(R.OPERATORS)
 VALUE_TYPE_CHOICES = ["", *R.VALUE_TYPES]
+# The services' words, so that a bad rule reads the same however it is refused.
+OPERATOR_ERRORS = {"invalid_choice": f"unknown operator {{input!r}}; valid operators: {', '.join(R.OPERATORS)}"}
+VALUE_TYPE_ERRORS = {"invalid_choice": f"unknown value type {{input!r}}; valid types: {', '.join(R.VALUE_TYPES)}"}
 
 
 class RuleInput(serializers.Serializer):
     policy_id = StrictIntegerField()
     field = StrictCharField(required=False, allow_blank=True, default="", max_length=R.MAX_PATH_LENGTH)
-    operator = serializers.ChoiceField(choices=OPERATOR_CHOICES)
+    operator = serializers.ChoiceField(choices=OPERATOR_CHOICES, error_messages=OPERATOR_ERRORS)
     value = serializers.JSONField(required=False, allow_null=True, default=None)
-    value_type = serializers.ChoiceField(choices=VALUE_TYPE_CHOICES, required=False, allow_blank=True, default="")
+    value_type = serializers.ChoiceField(
+        choices=VALUE_TYPE_CHOICES, required=False, allow_blank=True, error_messages=VALUE_TYPE_ERRORS, default=""
+    )
     conditions = ConditionsField(required=False, default=list)
     message = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
     enabled = StrictBooleanField(required=False, default=True)
@@ -103,9 +108,11 @@ class RuleInput(serializers.Serializer):
 
 class RulePatchInput(serializers.Serializer):
     field = StrictCharField(required=False, allow_blank=True, max_length=R.MAX_PATH_LENGTH)
-    operator = serializers.ChoiceField(choices=OPERATOR_CHOICES, required=False)
+    operator = serializers.ChoiceField(choices=OPERATOR_CHOICES, required=False, error_messages=OPERATOR_ERRORS)
     value = serializers.JSONField(required=False, allow_null=True)
-    value_type = serializers.ChoiceField(choices=VALUE_TYPE_CHOICES, required=False, allow_blank=True)
+    value_type = serializers.ChoiceField(
+        choices=VALUE_TYPE_CHOICES, required=False, allow_blank=True, error_messages=VALUE_TYPE_ERRORS
+    )
     conditions = ConditionsField(required=False)
     message = StrictCharField(required=False, allow_blank=True, max_length=500)
     enabled = StrictBooleanField(required=False)
@@ -369,9 +376,11 @@ class ImportOutput(serializers.Serializer):
 
 class PreviewInput(serializers.Serializer):
     field = StrictCharField(required=False, allow_blank=True, max_length=R.MAX_PATH_LENGTH)
-    operator = serializers.ChoiceField(choices=OPERATOR_CHOICES, required=False)
+    operator = serializers.ChoiceField(choices=OPERATOR_CHOICES, required=False, error_messages=OPERATOR_ERRORS)
     value = serializers.JSONField(required=False, allow_null=True)
-    value_type = serializers.ChoiceField(choices=VALUE_TYPE_CHOICES, required=False, allow_blank=True)
+    value_type = serializers.ChoiceField(
+        choices=VALUE_TYPE_CHOICES, required=False, allow_blank=True, error_messages=VALUE_TYPE_ERRORS
+    )
     conditions = ConditionsField(required=False)
 
 

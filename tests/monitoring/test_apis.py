@@ -243,6 +243,18 @@ def test_upload_over_the_size_limit_is_a_413(staff_client, settings):
     assert response.status_code == 413 and not Record.objects.exists()
 
 
+def test_an_upload_declared_over_the_limit_is_a_413_before_its_body_is_read(staff_client, settings, monkeypatch):
+    settings.FILE_UPLOAD_MAX_SIZE = 10
+    read = []
+    monkeypatch.setattr("rest_framework.request.Request._parse", lambda self: read.append(1) or ({}, {}))
+    body = b"x" * (100 * 1024)
+    response = staff_client.generic(
+        "POST", f"{API}/records/upload", body, content_type="multipart/form-data; boundary=b"
+    )
+    assert response.status_code == 413 and response.json()["error"]["details"] == {"limit": 10}
+    assert not read and not Record.objects.exists()
+
+
 def test_record_detail_lists_its_violations_and_delete_marks_it(staff_client, scanned):
     record = Record.objects.get(external_id="r2")
     detail = staff_client.get(f"{API}/records/{record.pk}").json()
