@@ -73,6 +73,7 @@ class DocumentListApi(APIView):
     @extend_schema(
         parameters=[DocumentFilterInput],
         responses={200: DocumentPageOutput, 404: PAST_THE_LAST_PAGE},
+        operation_id="v1_documents_list",
         summary="Documents with filters; `search` ranks by relevance and adds highlighted snippets",
     )
     def get(self, request):
@@ -184,6 +185,7 @@ class BatchListApi(APIView):
     @extend_schema(
         parameters=[PageNumberInput],
         responses={200: BatchPageOutput, 404: PAST_THE_LAST_PAGE},
+        operation_id="v1_documents_batches_list",
         summary="Batches with their progress, newest first",
     )
     def get(self, request):
@@ -203,6 +205,7 @@ class LedgerListApi(APIView):
     @extend_schema(
         parameters=[LedgerFilterInput],
         responses={200: LedgerPageOutput, 404: PAST_THE_LAST_PAGE},
+        operation_id="v1_documents_ledger_list",
         summary="Every file seen in a watched folder, and its state",
     )
     def get(self, request):

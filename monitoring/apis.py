@@ -189,6 +189,7 @@ class ViolationListApi(MonitoringApi):
         parameters=[s.ViolationFilterInput],
         responses=s.ViolationPageOutput,
         summary="Violations (filters, cursor pagination)",
+        operation_id="v1_monitoring_violations_list",
     )
     def get(self, request):
         filters = s.ViolationFilterInput(data=request.query_params)
@@ -288,7 +289,10 @@ class WaiverDetailApi(MonitoringApi):
 
 class RecordListApi(MonitoringApi):
     @extend_schema(
-        parameters=[s.RecordFilterInput], responses=s.RecordPageOutput, summary="Records (source, search in the id)"
+        parameters=[s.RecordFilterInput],
+        responses=s.RecordPageOutput,
+        summary="Records (source, search in the id; cursor pagination)",
+        operation_id="v1_monitoring_records_list",
     )
     def get(self, request):
         data = _valid(s.RecordFilterInput, request.query_params)
