@@ -262,3 +262,14 @@ def test_record_detail_lists_its_violations_and_delete_marks_it(staff_client, sc
     deleted = staff_client.delete(f"{API}/records/{record.pk}").json()
     assert deleted["deleted_at"] is not None
     assert record.external_id not in {r["external_id"] for r in staff_client.get(f"{API}/records").json()["results"]}
+
+
+def test_health_shows_no_error_texts(reader_client):
+    from unittest import mock
+
+    down = {"status": "unavailable", "checks": {"database": {"ok": False, "detail": 'no server at "db.internal"'}}}
+    with mock.patch("monitoring.selectors.system_health", return_value=down):
+        response = reader_client.get(f"{API}/health")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == {"ok": False, "detail": "unavailable: see the server log"}
+    assert b"db.internal" not in response.content
