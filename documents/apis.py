@@ -2,7 +2,8 @@
 
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -10,14 +11,20 @@ from rest_framework.views import APIView
 
 from documents import selectors, services, storage
 from documents.serializers import (
+    MAX_PAGE_SIZE,
     BatchOutput,
+    BatchPageOutput,
     DocumentDetailOutput,
     DocumentFilterInput,
     DocumentOutput,
+    DocumentPageOutput,
     DocumentSearchOutput,
     DocumentTextOutput,
     JobRefOutput,
+    LedgerFilterInput,
     LedgerOutput,
+    LedgerPageOutput,
+    PageNumberInput,
     ReprocessInput,
     UploadOutput,
 )
@@ -33,7 +40,10 @@ class DocumentPagination(PageNumberPagination):
 
     page_size = 50
     page_size_query_param = "page_size"
-    max_page_size = 200
+    max_page_size = MAX_PAGE_SIZE
+
+
+PAST_THE_LAST_PAGE = OpenApiResponse(description="No such page (past the last one).")
 
 
 def _document_or_404(document_id):
@@ -62,7 +72,8 @@ class DocumentListApi(APIView):
 
     @extend_schema(
         parameters=[DocumentFilterInput],
-        responses=DocumentSearchOutput(many=True),
+        responses={200: DocumentPageOutput, 404: PAST_THE_LAST_PAGE},
+        operation_id="v1_documents_list",
         summary="Documents with filters; `search` ranks by relevance and adds highlighted snippets",
     )
     def get(self, request):
@@ -88,10 +99,10 @@ class DocumentListApi(APIView):
 
     @extend_schema(
         request={
-            "multipart/form-data": {
-                "type": "object",
-                "properties": {"file": {"type": "array", "items": {"type": "string", "format": "binary"}}},
-            }
+            "multipart/form-data": inline_serializer(
+                "DocumentUploadInput",
+                {"file": serializers.ListField(child=serializers.FileField(), min_length=1, max_length=max_files())},
+            )
         },
         responses={201: UploadOutput, 200: UploadOutput, 400: None, 413: None},
         summary="Upload one file or many (field `file`, repeated): many files make one batch",
@@ -171,8 +182,14 @@ class DocumentReprocessApi(APIView):
 
 
 class BatchListApi(APIView):
-    @extend_schema(responses=BatchOutput(many=True), summary="Batches with their progress, newest first")
+    @extend_schema(
+        parameters=[PageNumberInput],
+        responses={200: BatchPageOutput, 404: PAST_THE_LAST_PAGE},
+        operation_id="v1_documents_batches_list",
+        summary="Batches with their progress, newest first",
+    )
     def get(self, request):
+        PageNumberInput(data=request.query_params).is_valid(raise_exception=True)
         paginator = DocumentPagination()
         page = paginator.paginate_queryset(selectors.batch_list(), request, view=self)
         return paginator.get_paginated_response(BatchOutput(page, many=True).data)
@@ -185,9 +202,16 @@ class BatchDetailApi(APIView):
 
 
 class LedgerListApi(APIView):
-    @extend_schema(responses=LedgerOutput(many=True), summary="Every file seen in a watched folder, and its state")
+    @extend_schema(
+        parameters=[LedgerFilterInput],
+        responses={200: LedgerPageOutput, 404: PAST_THE_LAST_PAGE},
+        operation_id="v1_documents_ledger_list",
+        summary="Every file seen in a watched folder, and its state",
+    )
     def get(self, request):
+        filters = LedgerFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         paginator = DocumentPagination()
-        queryset = selectors.ledger_list(state=request.query_params.get("state") or None)
+        queryset = selectors.ledger_list(state=filters.validated_data.get("state"))
         page = paginator.paginate_queryset(queryset, request, view=self)
         return paginator.get_paginated_response(LedgerOutput(page, many=True).data)

@@ -2,14 +2,24 @@
 
 from rest_framework import serializers
 
+from config.api_fields import AwareDateTimeField, QueryInput, StrictBooleanField
 from documents.models import DocumentSource, DocumentStatus, LedgerState
 
+MAX_PAGE_SIZE = 200
 
-class DocumentFilterInput(serializers.Serializer):
+
+class PageNumberInput(QueryInput):
+    """Numbered pages (search results are ordered by rank, which a cursor cannot follow)."""
+
+    page = serializers.IntegerField(required=False, min_value=1, help_text="Past the last page: 404.")
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE)
+
+
+class DocumentFilterInput(PageNumberInput):
     status = serializers.MultipleChoiceField(choices=DocumentStatus.choices, required=False)
     type = serializers.CharField(required=False, max_length=127, help_text="Detected MIME type")
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
+    created_after = AwareDateTimeField(required=False)
+    created_before = AwareDateTimeField(required=False)
     batch = serializers.UUIDField(required=False)
     search = serializers.CharField(required=False, max_length=500, help_text="Full-text search (web syntax)")
 
@@ -40,7 +50,9 @@ class DocumentOutput(serializers.Serializer):
 
 
 class DocumentSearchOutput(DocumentOutput):
-    snippet = serializers.CharField(help_text="HTML: the document's words escaped, matches in <mark>")
+    snippet = serializers.CharField(
+        required=False, help_text="With `search` only. HTML: the document's words escaped, matches in <mark>"
+    )
 
 
 class DocumentDetailOutput(DocumentOutput):
@@ -66,7 +78,7 @@ class DocumentTextOutput(serializers.Serializer):
 
 
 class ReprocessInput(serializers.Serializer):
-    metadata_only = serializers.BooleanField(default=False, help_text="Only read the metadata (no text, no OCR)")
+    metadata_only = StrictBooleanField(default=False, help_text="Only read the metadata (no text, no OCR)")
 
 
 class JobRefOutput(serializers.Serializer):
@@ -115,3 +127,25 @@ class LedgerOutput(serializers.Serializer):
     first_seen_at = serializers.DateTimeField()
     last_seen_at = serializers.DateTimeField()
     ingested_at = serializers.DateTimeField(allow_null=True)
+
+
+class LedgerFilterInput(PageNumberInput):
+    state = serializers.ChoiceField(choices=LedgerState.choices, required=False)
+
+
+class _NumberedPage(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Matches in all pages.")
+    next = serializers.URLField(allow_null=True, help_text="The next page, if any.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous page, if any.")
+
+
+class DocumentPageOutput(_NumberedPage):
+    results = DocumentSearchOutput(many=True)
+
+
+class BatchPageOutput(_NumberedPage):
+    results = BatchOutput(many=True)
+
+
+class LedgerPageOutput(_NumberedPage):
+    results = LedgerOutput(many=True)

@@ -1,14 +1,14 @@
 """The monitoring API under /api/v1/monitoring/: thin views over services (writes) and selectors (reads)."""
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema
-from rest_framework.pagination import CursorPagination
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config import health
+from config.api_pagination import CreatedAtCursorPagination
 from jobs.apis import StaffForWrites
 from jobs.errors import PayloadTooLarge
 from monitoring import imports, preview, selectors, services
@@ -21,17 +21,19 @@ def _valid(serializer_class, data):
     return serializer.validated_data
 
 
-class Paged(CursorPagination):
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
+# Room for the multipart framing (boundaries, part headers, the other fields) around the file.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+NOT_FOUND = OpenApiResponse(description="No such object (one the body names, or the path).")
+CONFLICT = OpenApiResponse(description="The object is not in a state that allows this.")
 
 
-class ViolationPages(Paged):
+class ViolationPages(CreatedAtCursorPagination):
+    """Keyset pages on (first_seen, id); a cursor that is not the API's own is a 404, never a 500."""
+
     ordering = ("-first_seen", "-id")
 
 
-class RecordPages(Paged):
+class RecordPages(CreatedAtCursorPagination):
     ordering = ("-updated_at", "-id")
 
 
@@ -51,7 +53,7 @@ class StatusApi(MonitoringApi):
 class ScanApi(MonitoringApi):
     @extend_schema(
         request=s.ScanInput,
-        responses={202: s.ScanSubmittedOutput, 200: s.ScanSubmittedOutput},
+        responses={202: s.ScanSubmittedOutput, 200: s.ScanSubmittedOutput, 404: NOT_FOUND},
         summary="Start a full scan (of one policy or all); a live scan of the same scope is returned instead",
     )
     def post(self, request):
@@ -81,7 +83,7 @@ class HealthApi(MonitoringApi):
         summary="Workers, scheduler, Redis, database and the continuous scan schedule (200 or 503)",
     )
     def get(self, request):
-        report = selectors.monitoring_health()
+        report = health.redacted(selectors.monitoring_health())  # error texts name hosts: the log has them
         return Response(report, status=200 if report["status"] == "ok" else 503)
 
 
@@ -120,7 +122,11 @@ class PolicyDetailApi(MonitoringApi):
 class ExtractRulesApi(MonitoringApi):
     @extend_schema(
         request=None,
-        responses={202: s.ScanSubmittedOutput, 200: s.ScanSubmittedOutput},
+        responses={
+            202: s.ScanSubmittedOutput,
+            200: s.ScanSubmittedOutput,
+            409: OpenApiResponse(description="The policy has no text to extract rules from."),
+        },
         summary="Extract rules from the policy's text in the background (they start disabled)",
     )
     def post(self, request, policy_id):
@@ -130,13 +136,16 @@ class ExtractRulesApi(MonitoringApi):
 
 
 class RuleListApi(MonitoringApi):
-    @extend_schema(responses=s.RuleOutput(many=True), summary="Rules (filter: policy)")
+    @extend_schema(parameters=[s.RuleFilterInput], responses=s.RuleOutput(many=True), summary="Rules (filter: policy)")
     def get(self, request):
-        policy = request.query_params.get("policy")
-        policy = int(policy) if policy and policy.isdigit() else None
-        return Response(s.RuleOutput(selectors.rule_list(policy=policy), many=True).data)
+        data = _valid(s.RuleFilterInput, request.query_params)
+        return Response(s.RuleOutput(selectors.rule_list(policy=data.get("policy")), many=True).data)
 
-    @extend_schema(request=s.RuleInput, responses={201: s.RuleOutput}, summary="Create a rule (400 names the field)")
+    @extend_schema(
+        request=s.RuleInput,
+        responses={201: s.RuleOutput, 404: NOT_FOUND},
+        summary="Create a rule (400 names the field)",
+    )
     def post(self, request):
         data = dict(_valid(s.RuleInput, request.data))
         rule = services.rule_create(policy_id=data.pop("policy_id"), **data)
@@ -164,7 +173,7 @@ class RulePreviewApi(APIView):
 
     @extend_schema(
         request=s.PreviewInput,
-        responses={200: dict},
+        responses={200: OpenApiResponse(dict, description="The records it would open, keep and resolve")},
         summary="What the rule (or the rule with these changes) would open and resolve now; writes nothing",
     )
     def post(self, request, rule_id):
@@ -176,14 +185,17 @@ class RulePreviewApi(APIView):
 
 
 class ViolationListApi(MonitoringApi):
-    @extend_schema(parameters=[s.ViolationFilterInput], responses=s.ViolationOutput(many=True), summary="Violations")
+    @extend_schema(
+        parameters=[s.ViolationFilterInput],
+        responses=s.ViolationPageOutput,
+        summary="Violations (filters, cursor pagination)",
+        operation_id="v1_monitoring_violations_list",
+    )
     def get(self, request):
-        data = dict(_valid(s.ViolationFilterInput, request.query_params))
-        for key in ("status", "severity"):
-            if key in data:
-                data[key] = sorted(data[key])
+        filters = s.ViolationFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         paginator = ViolationPages()
-        page = paginator.paginate_queryset(selectors.violation_list(**data), request, view=self)
+        page = paginator.paginate_queryset(selectors.violation_list(**filters.selector_filters()), request, view=self)
         return paginator.get_paginated_response(s.ViolationOutput(page, many=True).data)
 
 
@@ -202,34 +214,64 @@ class ViolationEventsApi(MonitoringApi):
 
 class ViolationActionApi(MonitoringApi):
     action = ""
+    input_class = s.ViolationActionInput
 
-    @extend_schema(request=s.ViolationActionInput, responses=s.ViolationOutput, summary="Change a violation's status")
+    @extend_schema(
+        request=s.ViolationActionInput,
+        responses={200: s.ViolationOutput, 409: CONFLICT},
+        summary="Change a violation's status (409 if its status does not allow it)",
+    )
     def post(self, request, violation_id):
-        data = _valid(s.ViolationActionInput, request.data)
+        data = _valid(self.input_class, request.data)
         services.violation_act(violation_id=violation_id, action=self.action, user=request.user, note=data["reason"])
         return Response(s.ViolationOutput(selectors.violation_get(violation_id)).data)
 
 
+class ViolationMuteApi(ViolationActionApi):
+    input_class = s.ViolationMuteInput
+
+    @extend_schema(
+        request=s.ViolationMuteInput,
+        responses={200: s.ViolationOutput, 409: CONFLICT},
+        summary="Mute a violation, with a reason (409 if its status does not allow it)",
+    )
+    def post(self, request, violation_id):
+        return super().post(request, violation_id)
+
+
 class ViolationBulkApi(MonitoringApi):
-    @extend_schema(request=s.ViolationBulkInput, responses={200: dict}, summary="Acknowledge, resolve… many")
+    @extend_schema(
+        request=PolymorphicProxySerializer(
+            component_name="ViolationBulkRequest",
+            serializers=[s.ViolationBulkInput, s.ViolationBulkMuteInput],
+            resource_type_field_name=None,
+        ),
+        responses=s.ViolationBulkOutput,
+        summary="Acknowledge, resolve, reopen or mute (with a reason) many; those that do not allow it are skipped",
+    )
     def post(self, request):
-        data = _valid(s.ViolationBulkInput, request.data)
+        mute = isinstance(request.data, dict) and request.data.get("action") == "mute"
+        data = _valid(s.ViolationBulkMuteInput if mute else s.ViolationBulkInput, request.data)
         changed = services.violations_act_bulk(
             violation_ids=data["ids"], action=data["action"], user=request.user, note=data["reason"]
         )
-        return Response({"changed": changed, "selected": len(data["ids"])})
+        return Response(s.ViolationBulkOutput({"changed": changed, "selected": len(data["ids"])}).data)
 
 
 # --- Waivers and records -----------------------------------------------------------------------------
 
 
 class WaiverListApi(MonitoringApi):
-    @extend_schema(responses=s.WaiverOutput(many=True), summary="Waivers (active=true|false)")
+    @extend_schema(parameters=[s.WaiverFilterInput], responses=s.WaiverOutput(many=True), summary="Waivers")
     def get(self, request):
-        active = {"true": True, "false": False}.get(request.query_params.get("active", ""))
-        return Response(s.WaiverOutput(selectors.waiver_list(active=active), many=True).data)
+        data = _valid(s.WaiverFilterInput, request.query_params)
+        return Response(s.WaiverOutput(selectors.waiver_list(active=data.get("active")), many=True).data)
 
-    @extend_schema(request=s.WaiverInput, responses={201: s.WaiverOutput}, summary="Waive violations until a date")
+    @extend_schema(
+        request=s.WaiverInput,
+        responses={201: s.WaiverOutput, 404: NOT_FOUND},
+        summary="Waive violations until a date (of a policy or a rule; a record and a condition narrow it)",
+    )
     def post(self, request):
         waiver = services.waiver_create(**_valid(s.WaiverInput, request.data), user=request.user)
         return Response(s.WaiverOutput(waiver).data, status=201)
@@ -246,9 +288,15 @@ class WaiverDetailApi(MonitoringApi):
 
 
 class RecordListApi(MonitoringApi):
-    @extend_schema(responses=s.RecordOutput(many=True), summary="Records (source, search)")
+    @extend_schema(
+        parameters=[s.RecordFilterInput],
+        responses=s.RecordPageOutput,
+        summary="Records (source, search in the id; cursor pagination)",
+        operation_id="v1_monitoring_records_list",
+    )
     def get(self, request):
-        qs = selectors.record_list(source=request.query_params.get("source"), search=request.query_params.get("search"))
+        data = _valid(s.RecordFilterInput, request.query_params)
+        qs = selectors.record_list(source=data.get("source"), search=data.get("search"))
         paginator = RecordPages()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(s.RecordOutput(page, many=True).data)
@@ -275,11 +323,17 @@ class RecordUploadApi(MonitoringApi):
         summary="Import records from CSV or JSON lines (upsert by source and id; bad rows reported by line)",
     )
     def post(self, request):
+        limit = settings.FILE_UPLOAD_MAX_SIZE
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared > limit + MULTIPART_OVERHEAD_BYTES:  # refused before the body is read and stored
+            raise PayloadTooLarge(f"The upload has {declared} bytes; the limit is {limit}.", details={"limit": limit})
         data = _valid(s.RecordUploadInput, request.data)
         upload = data["file"]
-        limit = settings.FILE_UPLOAD_MAX_SIZE
         if upload.size > limit:
             raise PayloadTooLarge(f"The file has {upload.size} bytes; the limit is {limit}.", details={"limit": limit})
-        fmt = imports.format_of(upload.name, data["format"])
+        fmt = imports.format_of(upload.name, data.get("format"))
         result = imports.records_import(source=data["source"], stream=upload.file, fmt=fmt, id_field=data["id_field"])
         return Response(s.ImportOutput(result.as_dict()).data)

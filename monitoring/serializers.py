@@ -1,8 +1,13 @@
 """Input and output shapes of the monitoring API. Inputs check shape only: services check meaning."""
 
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from jobs.serializers import JobOutput
+from config.api_fields import AwareDateTimeField, QueryInput, StrictBooleanField, StrictCharField, StrictIntegerField
+from jobs.models import JobStatus
+from jobs.serializers import JobOutput, PageInput
+from monitoring import rules as R
 from monitoring.models import (
     Policy,
     Record,
@@ -15,20 +20,53 @@ from monitoring.models import (
     Waiver,
 )
 
+# Names, owners and reasons hold more than blanks (the services strip them): the schema says so too.
+NOT_BLANK = RegexValidator(r"\S", message="May not be blank.")
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "object", "additionalProperties": {}},
+        "maxItems": R.MAX_GROUP_SIZE,
+        "description": "The conditions of an all/any/none group (each a rule's field, operator, value…).",
+    }
+)
+class ConditionsField(serializers.JSONField):
+    default_error_messages = {"not_conditions": "Must be a JSON array of objects."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+            self.fail("not_conditions")
+        return data
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}, "nullable": True})
+class ConditionField(serializers.JSONField):
+    default_error_messages = {"not_object": "Must be a JSON object or null."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            self.fail("not_object")
+        return data
+
 
 class PolicyInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    text = serializers.CharField(required=False, allow_blank=True, default="", max_length=200_000)
+    name = StrictCharField(max_length=200, validators=[NOT_BLANK])
+    description = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
+    text = StrictCharField(required=False, allow_blank=True, default="", max_length=200_000)
     severity = serializers.ChoiceField(choices=Severity.choices, required=False, default=Severity.MEDIUM)
-    enabled = serializers.BooleanField(required=False, default=True)
+    enabled = StrictBooleanField(required=False, default=True)
     sources = serializers.ListField(
-        child=serializers.CharField(max_length=100), required=False, default=list, help_text="Empty: every source."
+        child=StrictCharField(min_length=1, max_length=100),
+        required=False,
+        default=list,
+        help_text="Empty: every source.",
     )
 
 
 class PolicyOutput(serializers.ModelSerializer):
-    rule_count = serializers.IntegerField(read_only=True, default=None)
+    rule_count = serializers.IntegerField(read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = Policy
@@ -48,25 +86,36 @@ class PolicyOutput(serializers.ModelSerializer):
         ]
 
 
+OPERATOR_CHOICES = list(R.OPERATORS)
+VALUE_TYPE_CHOICES = ["", *R.VALUE_TYPES]
+# The services' words, so that a bad rule reads the same however it is refused.
+OPERATOR_ERRORS = {"invalid_choice": f"unknown operator {{input!r}}; valid operators: {', '.join(R.OPERATORS)}"}
+VALUE_TYPE_ERRORS = {"invalid_choice": f"unknown value type {{input!r}}; valid types: {', '.join(R.VALUE_TYPES)}"}
+
+
 class RuleInput(serializers.Serializer):
-    policy_id = serializers.IntegerField()
-    field = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
-    operator = serializers.CharField(max_length=20)
+    policy_id = StrictIntegerField()
+    field = StrictCharField(required=False, allow_blank=True, default="", max_length=R.MAX_PATH_LENGTH)
+    operator = serializers.ChoiceField(choices=OPERATOR_CHOICES, error_messages=OPERATOR_ERRORS)
     value = serializers.JSONField(required=False, allow_null=True, default=None)
-    value_type = serializers.CharField(required=False, allow_blank=True, default="")
-    conditions = serializers.JSONField(required=False, default=list)
-    message = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
-    enabled = serializers.BooleanField(required=False, default=True)
+    value_type = serializers.ChoiceField(
+        choices=VALUE_TYPE_CHOICES, required=False, allow_blank=True, error_messages=VALUE_TYPE_ERRORS, default=""
+    )
+    conditions = ConditionsField(required=False, default=list)
+    message = StrictCharField(required=False, allow_blank=True, default="", max_length=500)
+    enabled = StrictBooleanField(required=False, default=True)
 
 
 class RulePatchInput(serializers.Serializer):
-    field = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    operator = serializers.CharField(required=False, max_length=20)
+    field = StrictCharField(required=False, allow_blank=True, max_length=R.MAX_PATH_LENGTH)
+    operator = serializers.ChoiceField(choices=OPERATOR_CHOICES, required=False, error_messages=OPERATOR_ERRORS)
     value = serializers.JSONField(required=False, allow_null=True)
-    value_type = serializers.CharField(required=False, allow_blank=True)
-    conditions = serializers.JSONField(required=False)
-    message = serializers.CharField(required=False, allow_blank=True, max_length=500)
-    enabled = serializers.BooleanField(required=False)
+    value_type = serializers.ChoiceField(
+        choices=VALUE_TYPE_CHOICES, required=False, allow_blank=True, error_messages=VALUE_TYPE_ERRORS
+    )
+    conditions = ConditionsField(required=False)
+    message = StrictCharField(required=False, allow_blank=True, max_length=500)
+    enabled = StrictBooleanField(required=False)
 
 
 class RuleOutput(serializers.ModelSerializer):
@@ -94,7 +143,7 @@ class RuleOutput(serializers.ModelSerializer):
 
 
 class ScanInput(serializers.Serializer):
-    policy_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    policy_id = StrictIntegerField(required=False, allow_null=True, default=None)
 
 
 class ScanSubmittedOutput(serializers.Serializer):
@@ -130,10 +179,10 @@ class ScanRunOutput(serializers.ModelSerializer):
         ]
 
 
-class ScanJobsInput(serializers.Serializer):
+class ScanJobsInput(QueryInput):
     limit = serializers.IntegerField(required=False, default=50, min_value=1, max_value=500)
     job_type = serializers.ChoiceField(choices=["full", "incremental", "extract"], required=False)
-    status = serializers.CharField(required=False)
+    status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
 
 
 class ScanJobOutput(serializers.Serializer):
@@ -158,15 +207,35 @@ class StatusOutput(serializers.Serializer):
     records_scanned_today = serializers.IntegerField()
 
 
-class ViolationFilterInput(serializers.Serializer):
+class ViolationFilterInput(PageInput):
     status = serializers.MultipleChoiceField(choices=ViolationStatus.choices, required=False)
     severity = serializers.MultipleChoiceField(choices=Severity.choices, required=False)
     policy = serializers.IntegerField(required=False)
     rule = serializers.IntegerField(required=False)
     record = serializers.IntegerField(required=False)
-    since = serializers.DateTimeField(required=False, help_text="First seen at or after.")
-    until = serializers.DateTimeField(required=False, help_text="First seen before.")
-    waived = serializers.BooleanField(required=False, allow_null=True, default=None)
+    since = AwareDateTimeField(required=False, help_text="First seen at or after.")
+    until = AwareDateTimeField(required=False, help_text="First seen before.")
+    waived = serializers.BooleanField(required=False)
+
+    def selector_filters(self) -> dict:
+        data = {key: value for key, value in self.validated_data.items() if key not in PageInput().fields}
+        for key in ("status", "severity"):
+            if key in data:
+                data[key] = sorted(data[key])
+        return data
+
+
+class RuleFilterInput(QueryInput):
+    policy = serializers.IntegerField(required=False)
+
+
+class WaiverFilterInput(QueryInput):
+    active = serializers.BooleanField(required=False, help_text="Leave out: every waiver.")
+
+
+class RecordFilterInput(PageInput):
+    source = serializers.CharField(required=False, max_length=100, trim_whitespace=False)
+    search = serializers.CharField(required=False, max_length=200, trim_whitespace=False, help_text="In the id.")
 
 
 class ViolationOutput(serializers.ModelSerializer):
@@ -202,13 +271,28 @@ class ViolationOutput(serializers.ModelSerializer):
 
 
 class ViolationActionInput(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ViolationMuteInput(serializers.Serializer):
+    reason = StrictCharField(max_length=2000, validators=[NOT_BLANK], help_text="Why it is muted (required).")
 
 
 class ViolationBulkInput(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["acknowledge", "resolve", "mute", "reopen"])
-    ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    action = serializers.ChoiceField(choices=["acknowledge", "resolve", "reopen"])
+    ids = serializers.ListField(child=StrictIntegerField(), min_length=1, max_length=1000)
+    reason = StrictCharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ViolationBulkMuteInput(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["mute"])
+    ids = serializers.ListField(child=StrictIntegerField(), min_length=1, max_length=1000)
+    reason = StrictCharField(max_length=2000, validators=[NOT_BLANK], help_text="Why they are muted (required).")
+
+
+class ViolationBulkOutput(serializers.Serializer):
+    changed = serializers.IntegerField(help_text="How many changed (the others do not allow the action, or are gone).")
+    selected = serializers.IntegerField()
 
 
 class EventOutput(serializers.ModelSerializer):
@@ -220,13 +304,13 @@ class EventOutput(serializers.ModelSerializer):
 
 
 class WaiverInput(serializers.Serializer):
-    policy_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    rule_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    record_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    condition = serializers.JSONField(required=False, allow_null=True, default=None)
-    reason = serializers.CharField(max_length=5000)
-    owner = serializers.CharField(max_length=200)
-    expires_at = serializers.DateTimeField()
+    policy_id = StrictIntegerField(required=False, allow_null=True, default=None, help_text="This or rule_id.")
+    rule_id = StrictIntegerField(required=False, allow_null=True, default=None, help_text="This or policy_id.")
+    record_id = StrictIntegerField(required=False, allow_null=True, default=None)
+    condition = ConditionField(required=False, allow_null=True, default=None)
+    reason = StrictCharField(max_length=5000, validators=[NOT_BLANK])
+    owner = StrictCharField(max_length=200, validators=[NOT_BLANK])
+    expires_at = AwareDateTimeField(help_text="In the future.")
 
 
 class WaiverOutput(serializers.ModelSerializer):
@@ -274,7 +358,9 @@ class RecordDetailOutput(RecordOutput):
 class RecordUploadInput(serializers.Serializer):
     file = serializers.FileField()
     source = serializers.CharField(max_length=100)
-    format = serializers.ChoiceField(choices=["csv", "jsonl"], required=False, allow_null=True, default=None)
+    format = serializers.ChoiceField(
+        choices=["csv", "jsonl"], required=False, help_text="Leave out: taken from the file's name."
+    )
     id_field = serializers.CharField(required=False, default="id", max_length=200)
 
 
@@ -289,8 +375,22 @@ class ImportOutput(serializers.Serializer):
 
 
 class PreviewInput(serializers.Serializer):
-    field = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    operator = serializers.CharField(required=False, max_length=20)
+    field = StrictCharField(required=False, allow_blank=True, max_length=R.MAX_PATH_LENGTH)
+    operator = serializers.ChoiceField(choices=OPERATOR_CHOICES, required=False, error_messages=OPERATOR_ERRORS)
     value = serializers.JSONField(required=False, allow_null=True)
-    value_type = serializers.CharField(required=False, allow_blank=True)
-    conditions = serializers.JSONField(required=False)
+    value_type = serializers.ChoiceField(
+        choices=VALUE_TYPE_CHOICES, required=False, allow_blank=True, error_messages=VALUE_TYPE_ERRORS
+    )
+    conditions = ConditionsField(required=False)
+
+
+class ViolationPageOutput(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next (older) page, if any.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous (newer) page, if any.")
+    results = ViolationOutput(many=True)
+
+
+class RecordPageOutput(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next (older) page, if any.")
+    previous = serializers.URLField(allow_null=True, help_text="The previous (newer) page, if any.")
+    results = RecordOutput(many=True)

@@ -9,7 +9,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from jobs.errors import InvalidTransition, NotFound, ValidationFailed
+from jobs.errors import ApplicationError, InvalidTransition, NotFound, ValidationFailed
 from jobs.services import Submitted, job_submit
 from monitoring import rules as R
 from monitoring.models import (
@@ -317,10 +317,19 @@ def scan_request(*, policy_id=None) -> Submitted:
     )
 
 
+class PolicyWithoutText(ApplicationError):
+    """Rules are extracted from a policy's text: one without text is not in a state for it (409)."""
+
+    status_code = 409
+    code = "policy_without_text"
+
+
 def extract_request(*, policy_id) -> Submitted:
     policy = _get(Policy, policy_id, "Policy")
     if not policy.text.strip():
-        raise _invalid("text", "the policy has no text to extract rules from")
+        raise PolicyWithoutText(
+            "The policy has no text to extract rules from.", details={"field": "text", "policy_id": policy.pk}
+        )
     return job_submit(
         actor_name=EXTRACT_ACTOR,
         kwargs={"policy_id": policy.pk},

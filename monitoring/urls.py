@@ -31,7 +31,7 @@ urlpatterns = [
     *[
         path(
             f"monitoring/violations/<int:violation_id>/{action}",
-            apis.ViolationActionApi.as_view(action=action),
+            (apis.ViolationMuteApi if action == "mute" else apis.ViolationActionApi).as_view(action=action),
             name=f"monitoring-violation-{action}",
         )
         for action in ACTIONS

@@ -10,18 +10,27 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from documents import services as document_services
 from jobs.models import JobStatus
 from jobs.scheduling.models import Schedule
+from monitoring import scans
+from monitoring import services as monitoring_services
+from monitoring.models import ScanMode, Violation
 from reports import files
 from reports.models import Report, ReportStatus
+from tests.documents.conftest import use_document_storage
+from tests.documents.factories import receive
 from tests.factories import JobFactory
+from tests.monitoring.conftest import load_records, make_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -82,6 +91,55 @@ def upload(objects):
     return {"store_status": handle}
 
 
+def policy(objects):
+    return {"policy_id": objects["policy"].pk}
+
+
+def rule(objects):
+    return {"rule_id": objects["rule"].pk}
+
+
+def violation(objects):
+    return {"violation_id": objects["violation"].pk}
+
+
+def resolved_violation(objects):
+    return {"violation_id": objects["resolved_violation"].pk}
+
+
+def waiver(objects):
+    return {"waiver_id": objects["waiver"].pk}
+
+
+def record(objects):
+    return {"record_id": objects["record"].pk}
+
+
+def document(objects):
+    return {"document_id": objects["document"].pk}
+
+
+def batch(objects):
+    return {"batch_id": str(objects["batch"].pk)}
+
+
+def records_upload(objects):
+    handle = io.BytesIO(b"id,amount\nm1,5\n")
+    handle.name = "records.csv"
+    return {"file": handle, "source": "matrix"}
+
+
+def document_upload(objects):
+    handle = io.BytesIO(b"A matrix test document.\n")
+    handle.name = "matrix.txt"
+    return {"file": handle}
+
+
+def new_waiver(objects):
+    expires = (timezone.now() + timedelta(days=7)).isoformat()
+    return {"policy_id": objects["policy"].pk, "reason": "matrix", "owner": "ops", "expires_at": expires}
+
+
 NEW_SCHEDULE = {"name": "matrix", "actor": "echo", "interval_seconds": 60}
 SCHEDULE_FORM = {
     "name": "matrix-form",
@@ -95,6 +153,8 @@ SCHEDULE_FORM = {
     "overlap": "skip",
     "misfire_grace_seconds": "300",
 }
+NEW_RULE = {"field": "approver", "operator": "is_not_empty"}
+MONITORING_ACTIONS = ("acknowledge", "resolve", "mute")
 
 ROWS = [
     # --- Unauthenticated doors ---
@@ -119,6 +179,30 @@ ROWS = [
     Row("api:report-status", "get", 401, 404, 200, query=lambda o: {"report_id": o["report"].pk}),
     Row("api:report-download", "get", 401, 404, 200, kwargs=report),
     Row("api:report-metadata", "get", 401, 404, 200, kwargs=report),
+    Row("api:monitoring-status", "get", 401, 200, 200),
+    Row("api:monitoring-jobs", "get", 401, 200, 200),
+    Row("api:monitoring-scans", "get", 401, 200, 200),
+    Row("api:monitoring-health", "get", 401, 503, 503),  # no worker, no scheduler here: readiness says so
+    Row("api:monitoring-policies", "get", 401, 200, 200),
+    Row("api:monitoring-policy", "get", 401, 200, 200, kwargs=policy),
+    Row("api:monitoring-rules", "get", 401, 200, 200),
+    Row("api:monitoring-rule", "get", 401, 200, 200, kwargs=rule),
+    # A preview writes nothing: any signed-in user may ask what a rule would find.
+    Row("api:monitoring-rule-preview", "post", 401, 200, 200, kwargs=rule, data=lambda o: {}),
+    Row("api:monitoring-violations", "get", 401, 200, 200),
+    Row("api:monitoring-violation", "get", 401, 200, 200, kwargs=violation),
+    Row("api:monitoring-violation-events", "get", 401, 200, 200, kwargs=violation),
+    Row("api:monitoring-waivers", "get", 401, 200, 200),
+    Row("api:monitoring-waiver", "get", 401, 200, 200, kwargs=waiver),
+    Row("api:monitoring-records", "get", 401, 200, 200),
+    Row("api:monitoring-record", "get", 401, 200, 200, kwargs=record),
+    Row("api:document-list", "get", 401, 200, 200),
+    Row("api:document-detail", "get", 401, 200, 200, kwargs=document),
+    Row("api:document-text", "get", 401, 200, 200, kwargs=document),
+    Row("api:document-download", "get", 401, 200, 200, kwargs=document),
+    Row("api:document-batch-list", "get", 401, 200, 200),
+    Row("api:document-batch-detail", "get", 401, 200, 200, kwargs=batch),
+    Row("api:document-ledger", "get", 401, 200, 200),
     # --- API writes: staff only ---
     Row("api:job-list", "post", 401, 403, 201, data=lambda o: {"actor": "echo", "args": [1]}),
     Row("api:job-cancel", "post", 401, 403, 200, kwargs=waiting_job),
@@ -138,6 +222,41 @@ ROWS = [
     Row("api:audit-export", "get", 401, 403, 200),
     Row("api:report-trigger", "post", 401, 403, 202, data=lambda o: {}),
     Row("api:report-store-data", "post", 401, 403, 200, data=upload, multipart=True),
+    Row("api:monitoring-scan", "post", 401, 403, 202, data=lambda o: {}),
+    Row("api:monitoring-policies", "post", 401, 403, 201, data=lambda o: {"name": "matrix-new"}),
+    Row("api:monitoring-policy", "patch", 401, 403, 200, kwargs=policy, data=lambda o: {"severity": "low"}),
+    Row("api:monitoring-policy", "delete", 401, 403, 204, kwargs=policy),
+    Row("api:monitoring-extract-rules", "post", 401, 403, 202, kwargs=policy),
+    Row("api:monitoring-rules", "post", 401, 403, 201, data=lambda o: {"policy_id": o["policy"].pk, **NEW_RULE}),
+    Row("api:monitoring-rule", "patch", 401, 403, 200, kwargs=rule, data=lambda o: {"enabled": False}),
+    Row("api:monitoring-rule", "delete", 401, 403, 204, kwargs=rule),
+    *[
+        Row(
+            f"api:monitoring-violation-{action}",
+            "post",
+            401,
+            403,
+            200,
+            kwargs=violation,
+            data=lambda o: {"reason": "r"},
+        )
+        for action in MONITORING_ACTIONS
+    ],
+    Row("api:monitoring-violation-reopen", "post", 401, 403, 200, kwargs=resolved_violation, data=lambda o: {}),
+    Row(
+        "api:monitoring-violations-bulk",
+        "post",
+        401,
+        403,
+        200,
+        data=lambda o: {"action": "acknowledge", "ids": [o["violation"].pk]},
+    ),
+    Row("api:monitoring-waivers", "post", 401, 403, 201, data=new_waiver),
+    Row("api:monitoring-waiver", "delete", 401, 403, 200, kwargs=waiver),
+    Row("api:monitoring-record", "delete", 401, 403, 200, kwargs=record),
+    Row("api:monitoring-records-upload", "post", 401, 403, 200, data=records_upload, multipart=True),
+    Row("api:document-list", "post", 401, 403, 201, data=document_upload, multipart=True),
+    Row("api:document-reprocess", "post", 401, 403, 202, kwargs=document, data=lambda o: {}),
     # --- Pages: sign-in first (302 to the login page), then read-only for non-staff ---
     Row("api-docs", "get", 302, 200, 200),
     Row("jobs:overview", "get", 302, 200, 200),
@@ -155,6 +274,17 @@ ROWS = [
     Row("jobs:schedule_new", "get", 302, 403, 200),
     Row("jobs:schedule_edit", "get", 302, 403, 200, kwargs=schedule),
     Row("reports:detail", "get", 302, 404, 200, kwargs=report),
+    Row("monitoring:overview", "get", 302, 200, 200),
+    Row("monitoring:violations", "get", 302, 200, 200),
+    Row("monitoring:violation", "get", 302, 200, 200, kwargs=violation),
+    Row("monitoring:policy", "get", 302, 200, 200, kwargs=policy),
+    # A preview writes nothing: readers may see what a rule would find (the page, rendered again).
+    Row("monitoring:rule_preview", "post", 302, 200, 200, kwargs=rule, data=lambda o: {"value": ""}),
+    Row("documents:index", "get", 302, 200, 200),
+    Row("documents:document", "get", 302, 200, 200, kwargs=document),
+    Row("documents:batches", "get", 302, 200, 200),
+    Row("documents:batch", "get", 302, 200, 200, kwargs=batch),
+    Row("documents:ledger", "get", 302, 200, 200),
     # --- Dashboard actions: staff only (403 for readers), each a POST that redirects back ---
     Row("jobs:bulk", "post", 302, 403, 302, data=lambda o: {"action": "cancel", "ids": [o["queued_job"].pk]}),
     Row("jobs:retry", "post", 302, 403, 302, kwargs=job),
@@ -178,6 +308,28 @@ ROWS = [
     # The submission form: staff only, even to see it; a valid submission redirects to the job.
     Row("jobs:submit", "get", 302, 403, 200),
     Row("jobs:submit", "post", 302, 403, 302, data=lambda o: {"actor": "echo", "priority": "0"}),
+    Row("monitoring:scan_now", "post", 302, 403, 302, data=lambda o: {}),
+    Row(
+        "monitoring:violations_bulk",
+        "post",
+        302,
+        403,
+        302,
+        data=lambda o: {"action": "acknowledge", "ids": [o["violation"].pk]},
+    ),
+    Row(
+        "monitoring:violation_action",
+        "post",
+        302,
+        403,
+        302,
+        kwargs=violation,
+        data=lambda o: {"action": "acknowledge"},
+    ),
+    Row("monitoring:extract_rules", "post", 302, 403, 302, kwargs=policy),
+    Row("monitoring:rule_toggle", "post", 302, 403, 302, kwargs=rule),
+    Row("documents:upload", "post", 302, 403, 302, data=document_upload),
+    Row("documents:reprocess", "post", 302, 403, 302, kwargs=document),
     # --- The Django admin's doors (inside, its own permissions apply): staff only ---
     Row("admin:index", "get", 302, 302, 200),
     Row("admin:login", "get", 200, 200, 302),  # a non-staff user is told to sign in as staff
@@ -190,7 +342,16 @@ GET_REFUSED = [
     "jobs:dead_letters_action",
     "jobs:schedule_action",
     "jobs:bulk_apply",
+    "monitoring:scan_now",
+    "monitoring:violations_bulk",
+    "monitoring:violation_action",
+    "monitoring:extract_rules",
+    "monitoring:rule_toggle",
+    "monitoring:rule_preview",
+    "documents:upload",
+    "documents:reprocess",
 ]
+PAGE_APPS = ("jobs", "reports", "monitoring", "documents")
 
 
 def complete_report(user) -> Report:
@@ -204,15 +365,68 @@ def complete_report(user) -> Report:
     return report
 
 
+def _monitoring(objects: dict) -> None:
+    """A policy (with text) and its rule, a record that breaks it, the open violation, a waiver."""
+    policy_row, (rule_row,) = make_policy(name="matrix-policy", rules=[NEW_RULE])
+    monitoring_services.policy_update(policy_id=policy_row.pk, text="Every invoice names an approver.")
+    (record_row,) = load_records([{"approver": ""}], source="matrix")
+    scans.scan_execute(mode=ScanMode.FULL)
+    (record_2,) = load_records([{"approver": ""}], source="matrix-2")
+    scans.scan_execute(mode=ScanMode.FULL)
+    resolved = Violation.objects.get(record=record_2)
+    monitoring_services.violation_act(violation_id=resolved.pk, action="resolve")
+    objects.update(
+        policy=policy_row,
+        rule=rule_row,
+        record=record_row,
+        violation=Violation.objects.get(record=record_row),
+        resolved_violation=resolved,
+        waiver=monitoring_services.waiver_create(
+            policy_id=policy_row.pk, reason="matrix", owner="ops", expires_at=timezone.now() + timedelta(days=1)
+        ),
+    )
+
+
+def _documents(objects: dict, staff_user) -> None:
+    """A received document (not being processed: it may be reprocessed) and a batch of two."""
+    objects["document"] = receive(b"Matrix document one.\n", "one.txt", submit=False).document
+    upload = document_services.documents_upload(
+        files=[(io.BytesIO(b"Batch file a.\n"), "a.txt"), (io.BytesIO(b"Batch file b.\n"), "b.txt")],
+        uploaded_by=staff_user,
+    )
+    objects["batch"] = upload.batch
+
+
+class Objects(dict):
+    """The objects the rows name, each family made the first time a row asks for one of it."""
+
+    def __init__(self, builders: dict, **made):
+        super().__init__(**made)
+        self.builders = builders
+
+    def __missing__(self, key):
+        for keys, build in self.builders.items():
+            if key in keys:
+                build(self)
+                return self[key]
+        raise KeyError(key)
+
+
 @pytest.fixture
-def objects(staff_user, db):
+def objects(staff_user, db, settings, tmp_path):
+    use_document_storage(settings, tmp_path)
     report = complete_report(staff_user)
-    return {
-        "failed_job": JobFactory(status=JobStatus.FAILED, actor_name="echo", error_type="KeyError"),
-        "queued_job": JobFactory(status=JobStatus.QUEUED, actor_name="echo"),
-        "schedule": Schedule.objects.create(name="matrix-existing", actor_name="echo", interval_seconds=60),
-        "report": report,
+    builders = {
+        ("policy", "rule", "record", "violation", "resolved_violation", "waiver"): _monitoring,
+        ("document", "batch"): lambda made: _documents(made, staff_user),
     }
+    return Objects(
+        builders,
+        failed_job=JobFactory(status=JobStatus.FAILED, actor_name="echo", error_type="KeyError"),
+        queued_job=JobFactory(status=JobStatus.QUEUED, actor_name="echo"),
+        schedule=Schedule.objects.create(name="matrix-existing", actor_name="echo", interval_seconds=60),
+        report=report,
+    )
 
 
 def client_for(role: str, reader_user, staff_user):
@@ -242,7 +456,7 @@ def test_each_role_gets_the_expected_answer(row, role, objects, reader_user, sta
     response = getattr(client, row.method)(url, **options)
     expected = row.expected(role)
     assert response.status_code == expected, f"{row} as {role}: {response.status_code}, not {expected}"
-    if expected == 302 and row.page and role in ("anonymous", "reader_token") and row.name.startswith("jobs:"):
+    if expected == 302 and row.page and role in ("anonymous", "reader_token") and row.name.startswith(PAGE_APPS):
         if row.name not in ("jobs:logout",):
             assert response["Location"].startswith(reverse("jobs:login"))
     if row.name.startswith("api:") and 400 <= response.status_code < 500:

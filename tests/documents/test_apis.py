@@ -155,3 +155,35 @@ def test_the_schema_documents_the_endpoints(staff_client):
     schema = staff_client.get("/api/schema/?format=json").json()
     assert "/api/v1/documents" in schema["paths"]
     assert "/api/v1/documents/{document_id}/download" in schema["paths"]
+
+
+def test_lists_are_documented_as_the_numbered_pages_they_answer(staff_client, document_storage):
+    upload(staff_client, ("a.txt", b"one\n"))
+    body = staff_client.get("/api/v1/documents", {"page_size": 1}).json()
+    assert set(body) == {"count", "next", "previous", "results"} and body["count"] == 1
+    schema = staff_client.get("/api/schema/?format=json").json()
+    for path, page in [
+        ("/api/v1/documents", "DocumentPageOutput"),
+        ("/api/v1/documents/batches", "BatchPageOutput"),
+        ("/api/v1/documents/ledger", "LedgerPageOutput"),
+    ]:
+        answer = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert answer == {"$ref": f"#/components/schemas/{page}"}, path
+    assert schema["components"]["schemas"]["DocumentUploadInputRequest"]["required"] == ["file"]
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "status"),
+    [
+        ("/api/v1/documents", {"page": 99}, 404),
+        ("/api/v1/documents", {"page_size": 201}, 400),
+        ("/api/v1/documents", {"status": ""}, 400),
+        ("/api/v1/documents", {"created_after": "2024-01-01T00:00:00"}, 400),  # no zone
+        ("/api/v1/documents/batches", {"page": 0}, 400),
+        ("/api/v1/documents/ledger", {"state": "sideways"}, 400),
+    ],
+)
+def test_bad_list_parameters_are_refused_in_the_error_shape(reader_client, path, query, status):
+    response = reader_client.get(path, query)
+    assert response.status_code == status, response.content
+    assert set(response.json()["error"]) == {"code", "message", "details"}

@@ -1,11 +1,16 @@
 """Dashboard pages: every page renders for a reader, uploads and reprocessing are for staff."""
 
+import io
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from documents import services
 from documents.models import Document, WatchedFile
+from jobs import registry
+from jobs.models import Job
 from tests.documents import samples
 from tests.documents.factories import receive
 
@@ -94,3 +99,43 @@ def test_the_list_page_reads_a_fixed_number_of_queries(reader_browser, document_
         receive(f"document {index}\n".encode(), name=f"d{index}.txt")
     with django_assert_max_num_queries(len(few.captured_queries)):
         reader_browser.get("/documents/")
+
+
+INLINE_HANDLER = re.compile(rb"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
+
+
+def test_pages_highlight_documents_name_the_time_zone_and_are_not_cached(staff_browser, processed):
+    batch = services.documents_upload(files=[(io.BytesIO(b"a\n"), "a.txt"), (io.BytesIO(b"b\n"), "b.txt")]).batch
+    urls = ["/documents/", f"/documents/{processed.pk}/", "/documents/batches/", f"/documents/batches/{batch.pk}/"]
+    for url in [*urls, "/documents/ledger/"]:
+        response = staff_browser.get(url)
+        html = response.content.decode()
+        assert response.status_code == 200, url
+        assert re.findall(r'<a href="[^"]*" class="here">([^<]*)</a>', html) == ["Documents"], url
+        assert "no-store" in response["Cache-Control"], url
+        assert "script-src 'self'" in response["Content-Security-Policy"], url
+        assert not INLINE_HANDLER.search(response.content), url  # the CSP refuses inline handlers
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", staff_browser.get(urls[1]).content.decode())
+    assert "Received (UTC)" in staff_browser.get(urls[0]).content.decode()
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", staff_browser.get(urls[2]).content.decode())
+
+
+def test_the_api_is_not_cached(reader_client, processed):
+    for url in ("/api/v1/documents", f"/api/v1/documents/{processed.pk}", "/api/v1/documents/ledger"):
+        response = reader_client.get(url)
+        assert response.status_code == 200 and "no-store" in response["Cache-Control"], url
+
+
+def test_the_documents_actors_are_internal(staff_client, processed):
+    names = [
+        services.PROCESS_ACTOR,
+        services.BATCH_ACTOR,
+        services.METADATA_ACTOR,
+        "documents.cleanup_old_processed_files",
+    ]
+    assert all(registry.get_spec(name).internal for name in names)
+    before = Job.objects.count()
+    for name in names:
+        response = staff_client.post("/api/v1/jobs", {"actor": name, "kwargs": {}}, format="json")
+        assert response.status_code == 400, response.content
+    assert Job.objects.count() == before

@@ -12,7 +12,20 @@ import requests
 
 pytestmark = pytest.mark.live
 
-PAGES = ["/", "/jobs/", "/dead-letters/", "/schedules/", "/workers/", "/health/", "/reports/", "/api/docs/"]
+PAGES = [
+    "/",
+    "/jobs/",
+    "/dead-letters/",
+    "/schedules/",
+    "/workers/",
+    "/health/",
+    "/reports/",
+    "/monitoring/",
+    "/documents/",
+    "/api/docs/",
+]
+API = ["/api/v1/jobs", "/api/v1/schedules", "/api/v1/reports", "/api/v1/actors", "/api/schema/"]
+API += ["/api/v1/monitoring/status", "/api/v1/monitoring/violations", "/api/v1/documents", "/api/v1/documents/batches"]
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -89,7 +102,7 @@ def test_a_first_deploy_serves_pages_and_api_with_security_headers(live_app_fact
     assert browser.request("GET", favicon.headers["Location"]).status_code == 200
 
     token = {"Authorization": f"Token {app.token}"}
-    for path in ("/api/v1/jobs", "/api/v1/schedules", "/api/v1/reports", "/api/v1/actors", "/api/schema/"):
+    for path in API:
         answer = browser.request("GET", path, headers=token)
         assert answer.status_code == 200, (path, answer.text[:500])
         assert_hardened(answer)

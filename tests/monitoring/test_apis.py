@@ -243,6 +243,18 @@ def test_upload_over_the_size_limit_is_a_413(staff_client, settings):
     assert response.status_code == 413 and not Record.objects.exists()
 
 
+def test_an_upload_declared_over_the_limit_is_a_413_before_its_body_is_read(staff_client, settings, monkeypatch):
+    settings.FILE_UPLOAD_MAX_SIZE = 10
+    read = []
+    monkeypatch.setattr("rest_framework.request.Request._parse", lambda self: read.append(1) or ({}, {}))
+    body = b"x" * (100 * 1024)
+    response = staff_client.generic(
+        "POST", f"{API}/records/upload", body, content_type="multipart/form-data; boundary=b"
+    )
+    assert response.status_code == 413 and response.json()["error"]["details"] == {"limit": 10}
+    assert not read and not Record.objects.exists()
+
+
 def test_record_detail_lists_its_violations_and_delete_marks_it(staff_client, scanned):
     record = Record.objects.get(external_id="r2")
     detail = staff_client.get(f"{API}/records/{record.pk}").json()
@@ -250,3 +262,64 @@ def test_record_detail_lists_its_violations_and_delete_marks_it(staff_client, sc
     deleted = staff_client.delete(f"{API}/records/{record.pk}").json()
     assert deleted["deleted_at"] is not None
     assert record.external_id not in {r["external_id"] for r in staff_client.get(f"{API}/records").json()["results"]}
+
+
+def test_health_shows_no_error_texts(reader_client):
+    from unittest import mock
+
+    down = {"status": "unavailable", "checks": {"database": {"ok": False, "detail": 'no server at "db.internal"'}}}
+    with mock.patch("monitoring.selectors.system_health", return_value=down):
+        response = reader_client.get(f"{API}/health")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == {"ok": False, "detail": "unavailable: see the server log"}
+    assert b"db.internal" not in response.content
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("policies", {"name": "P2", "sources": [0]}, "sources"),  # not coerced to "0"
+        ("policies", {"name": "   "}, "name"),
+        ("policies", {"name": "P2", "enabled": "yes"}, "enabled"),
+        ("rules", {"policy_id": "1", "operator": "exists", "field": "a"}, "policy_id"),
+        ("rules", {"policy_id": 1, "operator": "exists", "field": "a", "conditions": None}, "conditions"),
+        ("violations/bulk", {"action": "acknowledge", "ids": [1], "reason": 0}, "reason"),
+        ("violations/bulk", {"action": "mute", "ids": [1]}, "reason"),
+        ("waivers", {"policy_id": 1, "reason": "r", "owner": "o", "expires_at": "2999-01-01T00:00:00"}, "expires_at"),
+    ],
+)
+def test_bodies_the_schema_refuses_are_400_naming_the_field(staff_client, path, body, field):
+    policy_count = Policy.objects.count()
+    response = staff_client.post(f"{API}/{path}", body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["details"]["field"] == field
+    assert Policy.objects.count() == policy_count and not Waiver.objects.exists()
+
+
+def test_mute_needs_a_reason_and_extracting_from_no_text_is_a_409(staff_client, scanned):
+    violation = Violation.objects.filter(status="open").first()
+    assert staff_client.post(f"{API}/violations/{violation.pk}/mute", {}, format="json").status_code == 400
+    muted = staff_client.post(f"{API}/violations/{violation.pk}/mute", {"reason": "known"}, format="json")
+    assert muted.status_code == 200 and muted.json()["status"] == "muted"
+    policy, _ = scanned
+    response = staff_client.post(f"{API}/policies/{policy.pk}/extract_rules")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "policy_without_text"
+    assert not Job.objects.filter(actor_name="monitoring.extract_rules").exists()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"status": ""}, {"cursor": "cD1ub3RhZGF0ZQ=="}, {"since": "2024-01-01T00:00:00"}, {"page_size": 501}],
+    ids=["empty status", "tampered cursor", "no zone", "page too large"],
+)
+def test_violation_list_refuses_bad_parameters(reader_client, query):
+    response = reader_client.get(f"{API}/violations", query)
+    assert response.status_code in (400, 404), response.content
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+def test_paged_lists_are_documented_as_pages(staff_client):
+    schema = staff_client.get("/api/schema/?format=json").json()
+    for path, page in [("violations", "ViolationPageOutput"), ("records", "RecordPageOutput")]:
+        answer = schema["paths"][f"{API}/{path}"]["get"]["responses"]["200"]["content"]["application/json"]
+        assert answer["schema"] == {"$ref": f"#/components/schemas/{page}"}

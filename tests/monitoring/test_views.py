@@ -1,9 +1,13 @@
 """The Monitoring pages: rendering, the live panel, permissions, actions through the services."""
 
+import re
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from jobs import registry
+from jobs.models import Job
 from monitoring import scans
 from monitoring.models import Rule, ScanMode, Violation
 from tests.monitoring.conftest import load_records, make_policy
@@ -110,3 +114,35 @@ def test_policy_page_previews_another_value_without_saving_it(scanned, reader_br
     text = html.content.decode()
     assert "amount must be at most 1500" in text and "2 would resolve" in text
     assert Rule.objects.get(pk=amount_rule.pk).value == 1000
+
+
+INLINE_HANDLER = re.compile(rb"<[^>]+\son[a-z]+\s*=", re.IGNORECASE)
+
+
+def test_pages_highlight_monitoring_name_the_time_zone_and_are_not_cached(scanned, reader_browser):
+    policy, _ = scanned
+    for url in pages(policy):
+        response = reader_browser.get(url)
+        html = response.content.decode()
+        assert re.findall(r'<a href="[^"]*" class="here">([^<]*)</a>', html) == ["Monitoring"], url
+        assert "no-store" in response["Cache-Control"], url
+        assert "script-src 'self'" in response["Content-Security-Policy"], url
+        assert not INLINE_HANDLER.search(response.content), url  # the CSP refuses inline handlers
+    violation = reader_browser.get(pages(policy)[2]).content.decode()
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", violation)  # the first seen, with its zone
+    assert re.search(r"First seen \(UTC\)", reader_browser.get(pages(policy)[1]).content.decode())
+
+
+def test_the_api_is_not_cached(scanned, reader_client):
+    for url in ("/api/v1/monitoring/status", "/api/v1/monitoring/violations", "/api/v1/monitoring/policies"):
+        response = reader_client.get(url)
+        assert response.status_code == 200 and "no-store" in response["Cache-Control"], url
+
+
+def test_the_monitoring_actors_are_internal(staff_client):
+    names = ("monitoring.continuous_scan", "monitoring.scan_violations", "monitoring.extract_rules")
+    assert all(registry.get_spec(name).internal for name in names)
+    for name in names:
+        response = staff_client.post("/api/v1/jobs", {"actor": name, "kwargs": {}}, format="json")
+        assert response.status_code == 400, response.content
+    assert not Job.objects.filter(actor_name__in=names).exists()
