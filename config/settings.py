@@ -278,6 +278,10 @@ JOBS = {
     "MAX_ARGS_BYTES": env.int("JOBS_MAX_ARGS_BYTES", default=64 * 1024),
     "MAX_RESULT_BYTES": env.int("JOBS_MAX_RESULT_BYTES", default=64 * 1024),
     "WORKER_TIMEOUT_MS": env.int("JOBS_WORKER_TIMEOUT_MS", default=100),
+    # Queue controls (jobs.controls): every process rereads them this often (seconds); a job a full
+    # concurrency limit held back is offered again after about this long.
+    "CONTROLS_REFRESH": env.float("JOBS_CONTROLS_REFRESH", default=1.0),
+    "CONTROLS_HOLD_DELAY": env.float("JOBS_CONTROLS_HOLD_DELAY", default=0.5),
 }
 
 # --- REST API ---------------------------------------------------------------------------------
