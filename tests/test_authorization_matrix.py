@@ -99,6 +99,9 @@ ROWS = [
     Row("api:queue-list", "get", 401, 200, 200),
     Row("api:worker-list", "get", 401, 200, 200),
     Row("api:actor-list", "get", 401, 200, 200),
+    Row("api:queue-control-list", "get", 401, 200, 200),
+    Row("api:queue-control-detail", "get", 401, 200, 200, kwargs=lambda o: {"queue_name": "default"}),
+    Row("api:actor-control-list", "get", 401, 200, 200),
     Row("api:schedule-list", "get", 401, 200, 200),
     Row("api:schedule-detail", "get", 401, 200, 200, kwargs=schedule),
     Row("api:schedule-runs", "get", 401, 200, 200, kwargs=schedule),
@@ -119,6 +122,26 @@ ROWS = [
     Row("api:schedule-pause", "post", 401, 403, 200, kwargs=schedule),
     Row("api:schedule-resume", "post", 401, 403, 200, kwargs=schedule),
     Row("api:schedule-run", "post", 401, 403, 201, kwargs=schedule),
+    Row("api:queue-pause", "post", 401, 403, 200, kwargs=lambda o: {"queue_name": "reports"}),
+    Row("api:queue-resume", "post", 401, 403, 200, kwargs=lambda o: {"queue_name": "reports"}),
+    Row(
+        "api:queue-limits",
+        "post",
+        401,
+        403,
+        200,
+        kwargs=lambda o: {"queue_name": "reports"},
+        data=lambda o: {"rate_limit": 5},
+    ),
+    Row(
+        "api:actor-limits",
+        "post",
+        401,
+        403,
+        200,
+        kwargs=lambda o: {"actor_name": "echo"},
+        data=lambda o: {"max_concurrency": 2},
+    ),
     Row("api:report-trigger", "post", 401, 403, 202, data=lambda o: {}),
     Row("api:report-store-data", "post", 401, 403, 200, data=upload, multipart=True),
     # --- Pages: sign-in first (302 to the login page), then read-only for non-staff ---
@@ -129,6 +152,7 @@ ROWS = [
     Row("jobs:dead_letters", "get", 302, 200, 200),
     Row("jobs:schedules", "get", 302, 200, 200),
     Row("jobs:workers", "get", 302, 200, 200),
+    Row("jobs:queues", "get", 302, 200, 200),
     Row("jobs:health", "get", 302, 200, 200),
     Row("reports:list", "get", 302, 200, 200),
     Row("reports:detail", "get", 302, 404, 200, kwargs=report),
@@ -138,13 +162,39 @@ ROWS = [
     Row("jobs:cancel", "post", 302, 403, 302, kwargs=waiting_job),
     Row("jobs:dead_letters_action", "post", 302, 403, 302, data=lambda o: {"action": "retry", "scope": "all"}),
     Row("jobs:schedule_action", "post", 302, 403, 302, kwargs=schedule, data=lambda o: {"action": "pause"}),
+    Row(
+        "jobs:queue_action",
+        "post",
+        302,
+        403,
+        302,
+        kwargs=lambda o: {"queue_name": "reports"},
+        data=lambda o: {"action": "pause"},
+    ),
+    Row(
+        "jobs:actor_limits",
+        "post",
+        302,
+        403,
+        302,
+        kwargs=lambda o: {"actor_name": "echo"},
+        data=lambda o: {"rate_limit": "3"},
+    ),
     Row("reports:trigger", "post", 302, 403, 302, data=lambda o: {"kind": "store_uptime"}),
     # --- The Django admin's doors (inside, its own permissions apply): staff only ---
     Row("admin:index", "get", 302, 302, 200),
     Row("admin:login", "get", 200, 200, 302),  # a non-staff user is told to sign in as staff
 ]
 # Every dashboard action is a POST: a GET of one is 405 (nothing changes on a link or a prefetch).
-GET_REFUSED = ["jobs:bulk", "jobs:retry", "jobs:cancel", "jobs:dead_letters_action", "jobs:schedule_action"]
+GET_REFUSED = [
+    "jobs:bulk",
+    "jobs:retry",
+    "jobs:cancel",
+    "jobs:dead_letters_action",
+    "jobs:schedule_action",
+    "jobs:queue_action",
+    "jobs:actor_limits",
+]
 
 
 def complete_report(user) -> Report:
