@@ -61,6 +61,22 @@ def test_a_paused_queue_starts_nothing_while_another_runs_then_drains_after_resu
     assert set(Job.objects.filter(pk__in=paused_ids).values_list("attempts", flat=True)) == {1}
 
 
+def test_a_pause_reaches_a_busy_worker_within_two_seconds_and_running_jobs_finish(start_worker):
+    start_worker(processes=1, threads=2, queues=["scans"])
+    ids = [submit("busy", queue="scans", seconds=0.2) for _ in range(60)]
+    wait_for(lambda: len(starts("busy")) >= 4, timeout=20, message="the queue to be busy")
+    controls.queue_pause(queue_name="scans")
+    time.sleep(2)
+    started = len(starts("busy"))
+    time.sleep(3)
+    assert len(starts("busy")) == started < 60
+    wait_for(lambda: not Job.objects.filter(pk__in=ids, status=S.RUNNING).exists(), timeout=10, message="a drain")
+    assert Job.objects.filter(pk__in=ids, status=S.SUCCEEDED).count() == started  # the running ones finished
+    controls.queue_resume(queue_name="scans")
+    wait_for(lambda: all_succeeded(ids), timeout=60, message="the resumed queue to drain")
+    assert set(Job.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+
+
 def test_a_concurrency_limit_of_two_holds_across_two_worker_processes(start_worker):
     controls.queue_set_limits(queue_name="reports", max_concurrency=2)
     start_worker(processes=1, threads=4, queues=["reports"])
