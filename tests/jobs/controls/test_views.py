@@ -45,3 +45,13 @@ def test_the_page_forms_need_the_csrf_token(staff_user):
     client.force_login(staff_user)
     assert client.post("/queues/reports/action", {"action": "pause"}).status_code == 403
     assert not QueueControl.objects.exists()
+
+
+def test_a_paused_queue_shows_on_the_overview_and_in_the_queue_list(staff_browser, staff_client):
+    from jobs.controls import services
+
+    assert 'class="warn">paused' not in staff_browser.get("/").content.decode()
+    services.queue_pause(queue_name="reports")
+    assert 'reports</a> <span class="warn">paused</span>' in staff_browser.get("/").content.decode()
+    rows = {row["name"]: row for row in staff_client.get("/api/v1/queues").json()}
+    assert rows["reports"]["paused"] is True and rows["default"]["paused"] is False
