@@ -217,7 +217,7 @@ def _concurrency_delay() -> float:
 def _hold(job_id, token, *, delay: float, reason: str) -> Admission:
     from jobs.controls.services import job_hold
 
-    job_hold(job_id=job_id, token=token, delay=delay)
+    job_hold(job_id=job_id, token=token, delay=delay, reason=reason)
     logger.debug("Job %s held back: %s (again in %.2f s).", job_id, reason, delay)
     return Admission(decided=True, held=reason)
 

@@ -177,9 +177,10 @@ def actor_set_limits(
     return control
 
 
-def job_hold(*, job_id, token: int, delay: float) -> bool:
+def job_hold(*, job_id, token: int, delay: float, reason: str = "") -> bool:
     """Give back a job a control kept from starting: pending again with a new token (its message is
-    dropped), available after ``delay`` seconds, no attempt counted. False when the message was stale."""
+    dropped), available after ``delay`` seconds, no attempt counted; ``reason`` shows as its progress
+    message until it starts. False when the message was stale."""
     return states.transition(
         job_id,
         "hold",
@@ -188,4 +189,5 @@ def job_hold(*, job_id, token: int, delay: float) -> bool:
         dispatch_token=F("dispatch_token") + 1,
         enqueued_at=None,
         available_at=Now() + timedelta(seconds=max(delay, 0.0)),
+        progress_message=f"held back: {reason}"[:200] if reason else "",
     )

@@ -39,6 +39,7 @@ def test_a_paused_queue_holds_its_job_back_uncharged():
     assert admission.decided and admission.claim is None and "paused" in admission.held
     job.refresh_from_db()
     assert (job.status, job.dispatch_token, job.enqueued_at, job.attempts) == (S.PENDING, 4, None, 0)
+    assert job.progress_message == "held back: queue default is paused"
 
 
 def test_a_hold_for_a_stale_message_changes_nothing():
