@@ -286,6 +286,10 @@ JOBS = {
     "AUTOSCALE_MAX_WAIT": env.float("JOBS_AUTOSCALE_MAX_WAIT", default=10.0),
     "AUTOSCALE_QUIET_PERIOD": env.float("JOBS_AUTOSCALE_QUIET_PERIOD", default=60.0),
     "AUTOSCALE_MIN_FREE_MEMORY_MB": env.int("JOBS_AUTOSCALE_MIN_FREE_MEMORY_MB", default=512),
+    # Queue controls (jobs.controls): every process rereads them this often (seconds); a job a full
+    # concurrency limit held back is offered again after about this long.
+    "CONTROLS_REFRESH": env.float("JOBS_CONTROLS_REFRESH", default=1.0),
+    "CONTROLS_HOLD_DELAY": env.float("JOBS_CONTROLS_HOLD_DELAY", default=0.5),
 }
 
 # Retention by final state (jobs/retention.py): a finished job's row is deleted by the daily prune

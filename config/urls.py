@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("jobs.urls")),
     path("", include("jobs.scheduling.urls")),
     path("", include("jobs.audit.urls")),
+    path("", include("jobs.controls.urls")),
     path("", include("reports.urls")),
     path("", include("documents.urls")),
     path("", include("monitoring.urls")),

@@ -151,3 +151,4 @@ from django_dramatiq.models import Task  # noqa: E402
 
 if admin.site.is_registered(Task):
     admin.site.unregister(Task)
+import jobs.controls.admin  # noqa

@@ -4,6 +4,7 @@ from django.urls import path
 from jobs import views
 from jobs.audit import views as audit_views
 from jobs.bulk import views as bulk_views
+from jobs.controls import views as control_views
 from jobs.scheduling import views as schedule_views
 
 app_name = "jobs"
@@ -26,6 +27,9 @@ urlpatterns = [
     path("schedules/<int:schedule_id>/edit", schedule_views.schedule_edit, name="schedule_edit"),
     path("audit/", audit_views.audit, name="audit"),
     path("workers/", views.workers, name="workers"),
+    path("queues/", control_views.queues, name="queues"),
+    path("queues/<str:queue_name>/action", control_views.queue_action, name="queue_action"),
+    path("queues/actors/<str:actor_name>/limits", control_views.actor_limits, name="actor_limits"),
     path("health/", views.system_health, name="health"),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="jobs:login"), name="logout"),

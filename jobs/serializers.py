@@ -206,6 +206,7 @@ class QueueOutput(serializers.Serializer):
     """One queue's load: what an external autoscaler (a Kubernetes HPA, a dyno autoscaler) scales on."""
 
     name = serializers.CharField()
+    paused = serializers.BooleanField(help_text="Paused by an operator: accepts jobs, starts none (jobs.controls).")
     depth = serializers.IntegerField(help_text="Jobs waiting to start: pending + queued.")
     oldest_waiting_seconds = serializers.FloatField(
         allow_null=True, help_text="How long the oldest waiting job has waited (database clock); null when none waits."

@@ -83,6 +83,14 @@ MACHINE = (
         "worker and token. Same targets as fail; an attempt lost beside other jobs, or by a stop, is not "
         "charged, and goes back at the head of its queue without backoff",
     ),
+    Transition(
+        "hold",
+        (S.QUEUED, S.PENDING, S.SCHEDULED, S.RETRYING),
+        (S.PENDING,),
+        "a control (a paused queue, a full concurrency limit, an empty rate budget) kept the message's job "
+        "from starting: same guard as claim; a new token, unpublished, available after a short delay; no "
+        "attempt counted (jobs.controls)",
+    ),
     Transition("cancel", (S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING), (S.CANCELLED,), "a waiting job never runs"),
     Transition(
         "request_cancel",

@@ -86,3 +86,14 @@ def fresh_throttles(settings):
     if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
         cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def fresh_queue_controls():
+    """A test's pause or limit (rolled back with its transaction) never lingers in the process's
+    cached snapshot of the controls for the next test."""
+    from jobs.controls.gate import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -171,6 +171,9 @@ ROWS = [
     Row("api:queue-list", "get", 401, 200, 200),
     Row("api:worker-list", "get", 401, 200, 200),
     Row("api:actor-list", "get", 401, 200, 200),
+    Row("api:queue-control-list", "get", 401, 200, 200),
+    Row("api:queue-control-detail", "get", 401, 200, 200, kwargs=lambda o: {"queue_name": "default"}),
+    Row("api:actor-control-list", "get", 401, 200, 200),
     Row("api:schedule-list", "get", 401, 200, 200),
     Row("api:schedule-detail", "get", 401, 200, 200, kwargs=schedule),
     Row("api:schedule-runs", "get", 401, 200, 200, kwargs=schedule),
@@ -220,6 +223,26 @@ ROWS = [
     # --- The audit trail: staff only, reads included ---
     Row("api:audit-list", "get", 401, 403, 200),
     Row("api:audit-export", "get", 401, 403, 200),
+    Row("api:queue-pause", "post", 401, 403, 200, kwargs=lambda o: {"queue_name": "reports"}),
+    Row("api:queue-resume", "post", 401, 403, 200, kwargs=lambda o: {"queue_name": "reports"}),
+    Row(
+        "api:queue-limits",
+        "post",
+        401,
+        403,
+        200,
+        kwargs=lambda o: {"queue_name": "reports"},
+        data=lambda o: {"rate_limit": 5},
+    ),
+    Row(
+        "api:actor-limits",
+        "post",
+        401,
+        403,
+        200,
+        kwargs=lambda o: {"actor_name": "echo"},
+        data=lambda o: {"max_concurrency": 2},
+    ),
     Row("api:report-trigger", "post", 401, 403, 202, data=lambda o: {}),
     Row("api:report-store-data", "post", 401, 403, 200, data=upload, multipart=True),
     Row("api:monitoring-scan", "post", 401, 403, 202, data=lambda o: {}),
@@ -265,6 +288,7 @@ ROWS = [
     Row("jobs:dead_letters", "get", 302, 200, 200),
     Row("jobs:schedules", "get", 302, 200, 200),
     Row("jobs:workers", "get", 302, 200, 200),
+    Row("jobs:queues", "get", 302, 200, 200),
     Row("jobs:health", "get", 302, 200, 200),
     Row("reports:list", "get", 302, 200, 200),
     # --- Staff-only pages: forms that change something, and the audit trail ---
@@ -303,6 +327,24 @@ ROWS = [
         302,
         kwargs=schedule,
         data=lambda o: {**SCHEDULE_FORM, "name": "matrix-existing", "priority": "3"},
+    ),
+    Row(
+        "jobs:queue_action",
+        "post",
+        302,
+        403,
+        302,
+        kwargs=lambda o: {"queue_name": "reports"},
+        data=lambda o: {"action": "pause"},
+    ),
+    Row(
+        "jobs:actor_limits",
+        "post",
+        302,
+        403,
+        302,
+        kwargs=lambda o: {"actor_name": "echo"},
+        data=lambda o: {"rate_limit": "3"},
     ),
     Row("reports:trigger", "post", 302, 403, 302, data=lambda o: {"kind": "store_uptime"}),
     # The submission form: staff only, even to see it; a valid submission redirects to the job.
@@ -350,6 +392,8 @@ GET_REFUSED = [
     "monitoring:rule_preview",
     "documents:upload",
     "documents:reprocess",
+    "jobs:queue_action",
+    "jobs:actor_limits",
 ]
 PAGE_APPS = ("jobs", "reports", "monitoring", "documents")
 

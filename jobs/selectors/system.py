@@ -50,6 +50,9 @@ def queue_overview(*, db_counts: dict[str, dict[str, int]] | None = None) -> lis
         depths = broker.queue_depths(list(registry.QUEUES))
     except Exception:
         depths = {}
+    from jobs.controls.gate import cache as controls
+
+    paused = controls.get().paused  # the engine's own cached view: no query most of the time
     result = []
     for queue in registry.QUEUES:
         counts = db_counts.get(queue, {})
@@ -57,6 +60,7 @@ def queue_overview(*, db_counts: dict[str, dict[str, int]] | None = None) -> lis
         result.append(
             {
                 "name": queue,
+                "paused": queue in paused,
                 "broker_ready": depths.get(queue),
                 "pending": counts.get(S.PENDING, 0),
                 "queued": counts.get(S.QUEUED, 0),

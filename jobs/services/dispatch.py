@@ -17,6 +17,7 @@ from django.db.models import F
 from django.db.models.functions import Now
 
 from jobs import broker, states
+from jobs.controls import gate
 from jobs.models import UNPUBLISHED_STATUSES, Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -37,9 +38,10 @@ def jobs_publish(job_ids, *, front: bool = False) -> int:
     """
     job_ids = list(job_ids)
     sent = 0
+    plan = gate.publish_plan()
     for start in range(0, len(job_ids), PUBLISH_CHUNK):
         chunk = _due().filter(pk__in=job_ids[start : start + PUBLISH_CHUNK])
-        count = _publish_locked(chunk, front=front, limit=PUBLISH_CHUNK)
+        count = _publish_controlled(chunk, plan=plan, front=front, limit=PUBLISH_CHUNK)
         if count is None:
             break
         sent += count
@@ -51,7 +53,25 @@ def publish_due(*, limit: int = PUBLISH_CHUNK) -> int:
     happen, scheduled ones whose ETA came, retries whose backoff ended), highest priority first."""
     if not _due().exists():  # the common case costs one indexed read, no transaction
         return 0
-    return _publish_locked(_due(), front=False, limit=limit) or 0
+    return _publish_controlled(_due(), plan=gate.publish_plan(), front=False, limit=limit) or 0
+
+
+def _publish_controlled(queryset, *, plan, front: bool, limit: int) -> int | None:
+    """Publish under the queue controls (``plan``, None when no queue is paused or windowed): nothing
+    of a paused queue, and of a windowed queue only as many as its window has room for, highest
+    priority first; the rest waits in the database for the next pass."""
+    if plan is None:
+        return _publish_locked(queryset, front=front, limit=limit)
+    sent = _publish_locked(queryset.exclude(queue_name__in=plan.held), front=front, limit=limit)
+    for queue_name, room in list(plan.rooms.items()):
+        if sent is None or room <= 0:
+            continue
+        count = _publish_locked(queryset.filter(queue_name=queue_name), front=front, limit=min(room, limit))
+        if count is None:
+            return None
+        plan.take(queue_name, count)
+        sent += count
+    return sent
 
 
 def _publish_locked(queryset, *, front: bool, limit: int) -> int | None:

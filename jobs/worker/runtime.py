@@ -2,8 +2,9 @@
 
 The order is what makes the promises hold:
 1. a crash suspect waits until no other suspect runs in its process (see SuspectSlot);
-2. the claim (batched) counts the attempt and fences older copies; a stale or duplicate message
-   claims nothing and is dropped;
+2. the queue controls may hold the job back (``jobs.controls.gate.admit``: a pause, a limit),
+   uncharged; else the claim (batched) counts the attempt and fences older copies; a stale or
+   duplicate message claims nothing and is dropped;
 3. the actor runs with a context the maintenance thread can interrupt while it is active;
 4. success is committed (batched) *before* the broker's message is acknowledged: the worker thread
    hands the outcome to the finisher and moves on; Dramatiq's own ack of the message is turned
@@ -21,6 +22,7 @@ import socket
 import threading
 
 from jobs import broker, context, registry, services, states
+from jobs.controls import gate
 from jobs.db import with_db_retries
 from jobs.errors import JobFenced
 from jobs.worker.batching import BatchWriter
@@ -147,7 +149,7 @@ class ProcessRuntime:
         suspect = bool(message.options.get("crash_suspect"))
         self.suspect_slot.acquire(suspect)
         try:
-            claim = with_db_retries(lambda: self.claimer.submit((job_id, token)), forever=True, stopping=self.stopping)
+            claim = with_db_retries(lambda: self._claim(message, job_id, token), forever=True, stopping=self.stopping)
         except BaseException:
             self.suspect_slot.release(suspect)
             raise
@@ -168,6 +170,20 @@ class ProcessRuntime:
         ctx.crash_suspect = suspect
         context.activate(ctx)
         return ctx
+
+    def _claim(self, message, job_id: str, token: int) -> states.Claim | None:
+        """The controls decide when one applies (a paused queue or a full limit holds the job back,
+        a concurrency limit claims under its lock); otherwise the claim joins the next batch."""
+        admission = gate.admit(
+            job_id=job_id,
+            token=token,
+            queue_name=message.queue_name,
+            actor_name=message.actor_name,
+            worker_id=self.worker_id,
+        )
+        if admission.decided:
+            return admission.claim
+        return self.claimer.submit((job_id, token))
 
     def finish(self, message, *, result=None, exception=None) -> None:
         ctx = context.current_job()

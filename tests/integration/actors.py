@@ -119,3 +119,32 @@ def typed(count: int, ratio: float, label: str = "total", loud: bool = False):
     """Multiplies a count by a ratio: a job with typed parameters for the submission form."""
     text = f"{label}: {count * ratio}"
     return {"text": text.upper() if loud else text, "count": count, "ratio": ratio}
+
+
+# --- Queue controls (tests/integration/test_controls.py) -------------------------------------------
+
+_PROBE_START = """
+local n = redis.call('incr', KEYS[1])
+if n > tonumber(redis.call('get', KEYS[2]) or '0') then redis.call('set', KEYS[2], n) end
+redis.call('rpush', KEYS[3], ARGV[1])
+return n
+"""
+
+
+def probe_keys(tag: str) -> tuple[str, str, str]:
+    """(running now, most running at once, start log "job_id time") of the probes tagged ``tag``."""
+    prefix = f"{dramatiq.get_broker().namespace}:probe:{tag}"
+    return f"{prefix}:running", f"{prefix}:max", f"{prefix}:starts"
+
+
+@job_actor(actor_name="t.probe", retry=Fixed(max_retries=0))
+def probe(tag: str = "", seconds: float = 0.0):
+    """Counts itself running (and the most running at once) and logs its start, in Redis."""
+    client = dramatiq.get_broker().client
+    running, _, _ = keys = probe_keys(tag)
+    client.eval(_PROBE_START, 3, *keys, f"{current_job().job_id} {time.time():.6f}")
+    try:
+        time.sleep(seconds)
+    finally:
+        client.decr(running)
+    return tag
