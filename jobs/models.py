@@ -237,3 +237,4 @@ class Worker(models.Model):
 
 from jobs.scheduling.models import Schedule, ScheduleRun  # noqa
 from jobs.audit.models import AuditEntry  # noqa
+from jobs.alerts.models import Alert, AlertNotification, AlertRule  # noqa
