@@ -17,6 +17,7 @@ api_v1 = [
     path("health", health.HealthApi.as_view(), name="health"),
     path("", include("jobs.urls")),
     path("", include("jobs.scheduling.urls")),
+    path("", include("jobs.alerts.urls")),
     path("", include("reports.urls")),
     path("", include("documents.urls")),
     path("", include("monitoring.urls")),
@@ -35,6 +36,7 @@ urlpatterns = [
     path("reports/", include("reports.page_urls")),
     path("documents/", include("documents.page_urls")),
     path("monitoring/", include("monitoring.page_urls")),
+    path("alerts/", include("jobs.alerts.page_urls")),
     path("", include("jobs.page_urls")),
 ]
 

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from jobs.alerts.models import Alert, AlertRule
 from jobs.models import JobStatus
 from jobs.scheduling.models import Schedule
 from reports import files
@@ -76,6 +78,14 @@ def report(objects):
     return {"report_id": objects["report"].pk}
 
 
+def alert(objects):
+    return {"alert_id": objects["alert"].pk}
+
+
+def alert_rule(objects):
+    return {"rule_id": objects["alert"].rule_id}
+
+
 def upload(objects):
     handle = io.BytesIO(STATUS_CSV)
     handle.name = "store_status.csv"
@@ -103,6 +113,10 @@ ROWS = [
     Row("api:schedule-detail", "get", 401, 200, 200, kwargs=schedule),
     Row("api:schedule-runs", "get", 401, 200, 200, kwargs=schedule),
     Row("api:report-list", "get", 401, 200, 200),
+    Row("api:alert-list", "get", 401, 200, 200),
+    Row("api:alert-detail", "get", 401, 200, 200, kwargs=alert),
+    Row("api:alert-rule-list", "get", 401, 200, 200),
+    Row("api:alert-rule-detail", "get", 401, 200, 200, kwargs=alert_rule),
     # Reports belong to who requested them (staff here); staff read all: others get 404.
     Row("api:report-status", "get", 401, 404, 200, query=lambda o: {"report_id": o["report"].pk}),
     Row("api:report-download", "get", 401, 404, 200, kwargs=report),
@@ -120,6 +134,7 @@ ROWS = [
     Row("api:schedule-resume", "post", 401, 403, 200, kwargs=schedule),
     Row("api:schedule-run", "post", 401, 403, 201, kwargs=schedule),
     Row("api:report-trigger", "post", 401, 403, 202, data=lambda o: {}),
+    Row("api:alert-rule-detail", "patch", 401, 403, 200, kwargs=alert_rule, data=lambda o: {"enabled": False}),
     Row("api:report-store-data", "post", 401, 403, 200, data=upload, multipart=True),
     # --- Pages: sign-in first (302 to the login page), then read-only for non-staff ---
     Row("api-docs", "get", 302, 200, 200),
@@ -131,6 +146,7 @@ ROWS = [
     Row("jobs:workers", "get", 302, 200, 200),
     Row("jobs:health", "get", 302, 200, 200),
     Row("reports:list", "get", 302, 200, 200),
+    Row("alerts:index", "get", 302, 200, 200),
     Row("reports:detail", "get", 302, 404, 200, kwargs=report),
     # --- Dashboard actions: staff only (403 for readers), each a POST that redirects back ---
     Row("jobs:bulk", "post", 302, 403, 302, data=lambda o: {"action": "cancel", "ids": [o["queued_job"].pk]}),
@@ -139,12 +155,20 @@ ROWS = [
     Row("jobs:dead_letters_action", "post", 302, 403, 302, data=lambda o: {"action": "retry", "scope": "all"}),
     Row("jobs:schedule_action", "post", 302, 403, 302, kwargs=schedule, data=lambda o: {"action": "pause"}),
     Row("reports:trigger", "post", 302, 403, 302, data=lambda o: {"kind": "store_uptime"}),
+    Row("alerts:rule_update", "post", 302, 403, 302, kwargs=alert_rule, data=lambda o: {"action": "disable"}),
     # --- The Django admin's doors (inside, its own permissions apply): staff only ---
     Row("admin:index", "get", 302, 302, 200),
     Row("admin:login", "get", 200, 200, 302),  # a non-staff user is told to sign in as staff
 ]
 # Every dashboard action is a POST: a GET of one is 405 (nothing changes on a link or a prefetch).
-GET_REFUSED = ["jobs:bulk", "jobs:retry", "jobs:cancel", "jobs:dead_letters_action", "jobs:schedule_action"]
+GET_REFUSED = [
+    "jobs:bulk",
+    "jobs:retry",
+    "jobs:cancel",
+    "jobs:dead_letters_action",
+    "jobs:schedule_action",
+    "alerts:rule_update",
+]
 
 
 def complete_report(user) -> Report:
@@ -158,6 +182,12 @@ def complete_report(user) -> Report:
     return report
 
 
+def open_alert() -> Alert:
+    now = timezone.now()
+    rule = AlertRule.objects.create(name="matrix-rule", kind="no_worker", parameters={"queues": []})
+    return Alert.objects.create(rule=rule, subject="queue:default", opened_at=now, last_evaluated_at=now)
+
+
 @pytest.fixture
 def objects(staff_user, db):
     report = complete_report(staff_user)
@@ -166,6 +196,7 @@ def objects(staff_user, db):
         "queued_job": JobFactory(status=JobStatus.QUEUED, actor_name="echo"),
         "schedule": Schedule.objects.create(name="matrix-existing", actor_name="echo", interval_seconds=60),
         "report": report,
+        "alert": open_alert(),
     }
 
 
