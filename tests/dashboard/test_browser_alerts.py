@@ -54,7 +54,9 @@ def test_the_alerts_page_shows_an_alert_open_then_resolved_and_staff_edit_a_rule
 
 
 def test_a_reader_sees_the_alerts_page_without_forms(page, live_server, reader_user):  # noqa: F811
+    AlertRule.objects.create(name="Latency", kind="queue_latency", parameters={"max_wait_seconds": 60})
     log_in(page, live_server, "reader", "pw-reader-123")
     page.goto(live_server.url + reverse("alerts:index"))
     assert page.locator("#alert-rules tr[data-rule]").count() == AlertRule.objects.count() > 0
+    assert "max_wait_seconds: 60" in page.locator("#alert-rules").inner_text()
     assert page.locator("main form[method=post], main button.act").count() == 0
