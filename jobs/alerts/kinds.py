@@ -199,13 +199,14 @@ def missed_schedules(params: dict, now: datetime) -> dict[str, Finding]:
 def unserved_queues(params: dict, now: datetime) -> dict[str, Finding]:
     """Queues that no live worker process serves (its host's heartbeat within the liveness timeout)."""
     served = set()
-    for queues in live_workers().values_list("queues", flat=True):
+    workers = list(live_workers().values_list("queues", flat=True))
+    for queues in workers:
         # A worker started without a queue list consumes every queue.
         served.update(queues or _queues())
     return {
         f"queue:{queue}": Finding(
             summary=f"Queue {queue}: no live worker serves it",
-            details={"queue": queue, "live_workers": live_workers().count()},
+            details={"queue": queue, "live_workers": len(workers)},
         )
         for queue in (params["queues"] or _queues())
         if queue not in served

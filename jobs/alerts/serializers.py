@@ -94,4 +94,3 @@ class AlertRuleInput(serializers.Serializer):
     webhook_url = StrictCharField(
         required=False, allow_blank=True, max_length=500, help_text="http(s) URL receiving a JSON POST per change."
     )
-

@@ -69,15 +69,18 @@ def alert_rule_evaluate(*, rule_id: int) -> dict:
             findings = kind.check(kind.clean({}, base=rule.parameters), now)
         open_alerts = {alert.subject: alert for alert in Alert.objects.filter(rule=rule, status=AlertStatus.OPEN)}
         counts = Counter(rules=1)
+        kept = []
         for subject, finding in findings.items():
             details = clean_json(finding.details, limit_bytes=DETAILS_LIMIT_BYTES)
             if subject in open_alerts:
-                Alert.objects.filter(pk=open_alerts[subject].pk, status=AlertStatus.OPEN).update(
-                    last_evaluated_at=now, summary=finding.summary[:500], details=details
-                )
-                counts["kept"] += 1
+                alert = open_alerts[subject]
+                alert.summary, alert.details, alert.last_evaluated_at = finding.summary[:500], details, now
+                kept.append(alert)
             elif _alert_open(rule=rule, subject=subject, summary=finding.summary[:500], details=details, now=now):
                 counts["opened"] += 1
+        # One statement for every alert still true (their rows are this rule's: its lock covers them).
+        Alert.objects.bulk_update(kept, ["summary", "details", "last_evaluated_at"], batch_size=500)
+        counts["kept"] = len(kept)
         reason = "condition no longer holds" if rule.enabled else "rule disabled"
         for subject, alert in open_alerts.items():
             if subject not in findings and _alert_resolve(rule=rule, alert=alert, now=now, reason=reason):
