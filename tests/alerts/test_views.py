@@ -71,3 +71,30 @@ def test_a_wrong_threshold_is_refused_with_a_message(staff_browser, rule):
     assert "unknown nowhere" in response.content.decode()
     rule.refresh_from_db()
     assert rule.parameters["max_wait_seconds"] == 300 and rule.parameters["queues"] == []
+
+
+def test_the_page_costs_the_same_queries_at_any_number_of_alerts_and_rules(staff_browser, rule):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert staff_browser.get(reverse("alerts:index")).status_code == 200
+        return len(captured)
+
+    now = timezone.now()
+    Alert.objects.create(rule=rule, subject="queue:a", opened_at=now, last_evaluated_at=now)
+    few = queries()
+    for i in range(3):
+        other = AlertRule.objects.create(name=f"r{i}", kind="no_worker", parameters={"queues": []})
+        for j in range(5):
+            Alert.objects.create(rule=other, subject=f"queue:{j}", opened_at=now, last_evaluated_at=now)
+            Alert.objects.create(
+                rule=other,
+                subject=f"queue:{j}",
+                status="resolved",
+                opened_at=now,
+                resolved_at=now,
+                last_evaluated_at=now,
+            )
+    assert queries() == few
