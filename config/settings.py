@@ -339,6 +339,9 @@ SPECTACULAR_SETTINGS = {
         "RetryableStatusEnum": [("failed", "Failed"), ("cancelled", "Cancelled")],
         "HealthStatusEnum": [("ok", "ok"), ("unavailable", "unavailable")],
         "ReportStatusEnum": "reports.models.ReportStatus",
+        # Two choice sets of fields named "kind": named here, or drf-spectacular suffixes a hash.
+        "ReportKindEnum": "reports.models.ReportKind",
+        "AlertKindEnum": "jobs.alerts.models.AlertKind",
     },
 }
 
