@@ -5,6 +5,7 @@ from django.contrib import admin
 
 from jobs.alerts import services
 from jobs.alerts.models import Alert, AlertNotification, AlertRule
+from jobs.audit.services import audit_record
 from jobs.errors import ApplicationError
 
 
@@ -37,6 +38,16 @@ class AlertRuleAdmin(admin.ModelAdmin):
     form = AlertRuleAdminForm
     list_display = ("name", "kind", "enabled", "last_evaluated_at")
     list_filter = ("kind", "enabled")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit_record(
+            user=request.user,
+            action="alert_rule.update" if change else "alert_rule.create",
+            target_type="alert_rule",
+            target_id=obj.pk,
+            detail={"rule": obj.name, "changed": form.changed_data, "via": "admin"},
+        )
 
 
 @admin.register(Alert)

@@ -11,7 +11,7 @@ HISTORY_SIZE = 50
 
 
 def alert_list(*, status: str | None = None, rule: int | None = None, kind: str | None = None) -> QuerySet:
-    alerts = Alert.objects.select_related("rule").order_by("-opened_at", "-id")
+    alerts = Alert.objects.select_related("rule").prefetch_related("notifications").order_by("-opened_at", "-id")
     if status:
         alerts = alerts.filter(status=status)
     if rule is not None:
@@ -24,7 +24,7 @@ def alert_list(*, status: str | None = None, rule: int | None = None, kind: str 
 def alert_get(alert_id) -> Alert | None:
     if not str(alert_id).isdigit():
         return None
-    return Alert.objects.select_related("rule").filter(pk=int(alert_id)).first()
+    return Alert.objects.select_related("rule").prefetch_related("notifications").filter(pk=int(alert_id)).first()
 
 
 def rule_list() -> QuerySet:

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from config.api_fields import StrictBooleanField, StrictCharField
-from jobs.alerts.models import Alert, AlertKind, AlertRule, AlertStatus
+from jobs.alerts.models import Alert, AlertKind, AlertNotification, AlertRule, AlertStatus
 from jobs.serializers import JSONObjectField, PageInput
 
 
@@ -23,8 +23,15 @@ class AlertRuleRef(serializers.Serializer):
     kind = serializers.ChoiceField(choices=AlertKind.choices)
 
 
+class AlertNotificationOutput(serializers.ModelSerializer):
+    class Meta:
+        model = AlertNotification
+        fields = ["id", "change", "channel", "status", "attempts", "created_at", "sent_at"]
+
+
 class AlertOutput(serializers.ModelSerializer):
     rule = AlertRuleRef()
+    notifications = AlertNotificationOutput(many=True, help_text="One per change and channel, with its delivery.")
     details = serializers.DictField(help_text="The figures behind the alert, as of its last evaluation.")
 
     class Meta:
@@ -39,6 +46,7 @@ class AlertOutput(serializers.ModelSerializer):
             "opened_at",
             "resolved_at",
             "last_evaluated_at",
+            "notifications",
         ]
 
 

@@ -96,3 +96,14 @@ def test_a_rule_disabled_through_the_api_resolves_its_alerts_at_the_next_evaluat
     assert services.alerts_evaluate()["resolved"] == 1
     alert.refresh_from_db()
     assert alert.status == "resolved"
+
+
+def test_an_alert_lists_its_notifications_and_their_delivery(reader_client, rule):
+    AlertRule.objects.filter(pk=rule.pk).update(
+        kind="no_worker", parameters={"queues": ["scans"]}, email_recipients=["ops@example.com"]
+    )
+    services.alerts_evaluate()
+    [alert] = reader_client.get("/api/v1/alerts").json()["results"]
+    assert [(n["change"], n["channel"], n["status"]) for n in alert["notifications"]] == [
+        ("opened", "email", "pending")
+    ]

@@ -84,6 +84,9 @@ def test_the_page_costs_the_same_queries_at_any_number_of_alerts_and_rules(staff
 
     now = timezone.now()
     Alert.objects.create(rule=rule, subject="queue:a", opened_at=now, last_evaluated_at=now)
+    Alert.objects.create(
+        rule=rule, subject="queue:a", status="resolved", opened_at=now, resolved_at=now, last_evaluated_at=now
+    )
     few = queries()
     for i in range(3):
         other = AlertRule.objects.create(name=f"r{i}", kind="no_worker", parameters={"queues": []})
