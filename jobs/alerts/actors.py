@@ -2,6 +2,7 @@
 notification (retried by the engine, so a slow or failing channel never holds an evaluation)."""
 
 from jobs.alerts import delivery, services
+from jobs.errors import PermanentError
 from jobs.registry import INTERNAL, job_actor
 from jobs.retry import Exponential, Fixed
 
@@ -16,7 +17,12 @@ from jobs.retry import Exponential, Fixed
 )
 def evaluate_alerts():
     """Evaluates every alert rule: opens, keeps and resolves alerts."""
-    return services.alerts_evaluate()
+    result = services.alerts_evaluate()
+    if result["errors"]:
+        # The other rules were evaluated; the job fails so that a broken rule shows (and, repeated,
+        # opens the failure-rate alert of this very actor).
+        raise PermanentError(f"Alert rules that could not be evaluated: {result['errors']}")
+    return result
 
 
 @job_actor(

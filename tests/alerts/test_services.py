@@ -291,3 +291,16 @@ def test_the_migration_creates_enabled_default_rules_and_their_schedule(db):
     schedule = Schedule.objects.get(name="Alert evaluation")
     assert (schedule.actor_name, schedule.cron, schedule.queue_name) == ("alerts.evaluate", "* * * * *", "maintenance")
     assert registry.get_spec("alerts.evaluate").internal
+
+
+def test_the_evaluation_job_fails_when_a_rule_could_not_be_evaluated(no_rules):
+    from jobs.alerts.actors import evaluate_alerts
+    from jobs.errors import PermanentError
+
+    make_rule(AlertKind.NO_WORKER, queues=["scans"])
+    assert evaluate_alerts.fn()["opened"] == 1
+    broken = make_rule(AlertKind.STUCK_JOB)
+    AlertRule.objects.filter(pk=broken.pk).update(parameters={"grace_seconds": -1})
+    with pytest.raises(PermanentError, match=broken.name):
+        evaluate_alerts.fn()
+    assert Alert.objects.filter(status="open").count() == 1  # the sound rule was evaluated all the same
