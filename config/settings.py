@@ -300,6 +300,23 @@ JOBS = {
 JOBS_RETENTION = env.dict("JOBS_RETENTION", default={"succeeded": "3d", "failed": "90d", "cancelled": "7d"})
 JOBS_RESULT_TTL = env.str("JOBS_RESULT_TTL", default="1d")
 
+
+# --- Alerts -------------------------------------------------------------------------------------
+# Alert emails go through Django's mail backend (SMTP by default; EMAIL_BACKEND picks another).
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="alerts@localhost")
+ALERTS = {
+    "WEBHOOK_TIMEOUT": env.float("ALERTS_WEBHOOK_TIMEOUT", default=5.0),
+    # The dashboard's address, for the link in alert messages (blank: no link).
+    "DASHBOARD_URL": env.str("ALERTS_DASHBOARD_URL", default=""),
+}
+
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # Token first: an unauthenticated call then gets 401 with "WWW-Authenticate: Token", not 403.
@@ -343,6 +360,9 @@ SPECTACULAR_SETTINGS = {
         "RetryableStatusEnum": [("failed", "Failed"), ("cancelled", "Cancelled")],
         "HealthStatusEnum": [("ok", "ok"), ("unavailable", "unavailable")],
         "ReportStatusEnum": "reports.models.ReportStatus",
+        # Two choice sets of fields named "kind": named here, or drf-spectacular suffixes a hash.
+        "ReportKindEnum": "reports.models.ReportKind",
+        "AlertKindEnum": "jobs.alerts.models.AlertKind",
     },
 }
 

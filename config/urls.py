@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("jobs.scheduling.urls")),
     path("", include("jobs.audit.urls")),
     path("", include("jobs.controls.urls")),
+    path("", include("jobs.alerts.urls")),
     path("", include("reports.urls")),
     path("", include("documents.urls")),
     path("", include("monitoring.urls")),
@@ -37,6 +38,7 @@ urlpatterns = [
     path("reports/", include("reports.page_urls")),
     path("documents/", include("documents.page_urls")),
     path("monitoring/", include("monitoring.page_urls")),
+    path("alerts/", include("jobs.alerts.page_urls")),
     path("", include("jobs.page_urls")),
 ]
 

@@ -144,6 +144,7 @@ class WorkerAdmin(admin.ModelAdmin):
 
 
 import jobs.scheduling.admin  # noqa
+import jobs.alerts.admin  # noqa
 
 # django_dramatiq registers its own Task model; the platform never writes it (jobs live in Job rows),
 # so its empty list only misleads.

@@ -257,3 +257,4 @@ class Worker(models.Model):
 from jobs.scheduling.models import Schedule, ScheduleRun  # noqa
 from jobs.audit.models import AuditEntry  # noqa
 from jobs.controls.models import ActorControl, QueueControl  # noqa
+from jobs.alerts.models import Alert, AlertNotification, AlertRule  # noqa

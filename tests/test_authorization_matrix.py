@@ -20,6 +20,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from documents import services as document_services
+from jobs.alerts.models import Alert, AlertRule
 from jobs.models import JobStatus
 from jobs.scheduling.models import Schedule
 from monitoring import scans
@@ -83,6 +84,14 @@ def schedule(objects):
 
 def report(objects):
     return {"report_id": objects["report"].pk}
+
+
+def alert(objects):
+    return {"alert_id": objects["alert"].pk}
+
+
+def alert_rule(objects):
+    return {"rule_id": objects["alert"].rule_id}
 
 
 def upload(objects):
@@ -178,6 +187,10 @@ ROWS = [
     Row("api:schedule-detail", "get", 401, 200, 200, kwargs=schedule),
     Row("api:schedule-runs", "get", 401, 200, 200, kwargs=schedule),
     Row("api:report-list", "get", 401, 200, 200),
+    Row("api:alert-list", "get", 401, 200, 200),
+    Row("api:alert-detail", "get", 401, 200, 200, kwargs=alert),
+    Row("api:alert-rule-list", "get", 401, 200, 200),
+    Row("api:alert-rule-detail", "get", 401, 200, 200, kwargs=alert_rule),
     # Reports belong to who requested them (staff here); staff read all: others get 404.
     Row("api:report-status", "get", 401, 404, 200, query=lambda o: {"report_id": o["report"].pk}),
     Row("api:report-download", "get", 401, 404, 200, kwargs=report),
@@ -244,6 +257,7 @@ ROWS = [
         data=lambda o: {"max_concurrency": 2},
     ),
     Row("api:report-trigger", "post", 401, 403, 202, data=lambda o: {}),
+    Row("api:alert-rule-detail", "patch", 401, 403, 200, kwargs=alert_rule, data=lambda o: {"enabled": False}),
     Row("api:report-store-data", "post", 401, 403, 200, data=upload, multipart=True),
     Row("api:monitoring-scan", "post", 401, 403, 202, data=lambda o: {}),
     Row("api:monitoring-policies", "post", 401, 403, 201, data=lambda o: {"name": "matrix-new"}),
@@ -297,6 +311,7 @@ ROWS = [
     Row("jobs:rerun", "get", 302, 403, 200, kwargs=job),
     Row("jobs:schedule_new", "get", 302, 403, 200),
     Row("jobs:schedule_edit", "get", 302, 403, 200, kwargs=schedule),
+    Row("alerts:index", "get", 302, 200, 200),
     Row("reports:detail", "get", 302, 404, 200, kwargs=report),
     Row("monitoring:overview", "get", 302, 200, 200),
     Row("monitoring:violations", "get", 302, 200, 200),
@@ -372,6 +387,7 @@ ROWS = [
     Row("monitoring:rule_toggle", "post", 302, 403, 302, kwargs=rule),
     Row("documents:upload", "post", 302, 403, 302, data=document_upload),
     Row("documents:reprocess", "post", 302, 403, 302, kwargs=document),
+    Row("alerts:rule_update", "post", 302, 403, 302, kwargs=alert_rule, data=lambda o: {"action": "disable"}),
     # --- The Django admin's doors (inside, its own permissions apply): staff only ---
     Row("admin:index", "get", 302, 302, 200),
     Row("admin:login", "get", 200, 200, 302),  # a non-staff user is told to sign in as staff
@@ -394,8 +410,9 @@ GET_REFUSED = [
     "documents:reprocess",
     "jobs:queue_action",
     "jobs:actor_limits",
+    "alerts:rule_update",
 ]
-PAGE_APPS = ("jobs", "reports", "monitoring", "documents")
+PAGE_APPS = ("jobs", "reports", "monitoring", "documents", "alerts")
 
 
 def complete_report(user) -> Report:
@@ -456,6 +473,12 @@ class Objects(dict):
         raise KeyError(key)
 
 
+def open_alert() -> Alert:
+    now = timezone.now()
+    rule = AlertRule.objects.create(name="matrix-rule", kind="no_worker", parameters={"queues": []})
+    return Alert.objects.create(rule=rule, subject="queue:default", opened_at=now, last_evaluated_at=now)
+
+
 @pytest.fixture
 def objects(staff_user, db, settings, tmp_path):
     use_document_storage(settings, tmp_path)
@@ -463,6 +486,7 @@ def objects(staff_user, db, settings, tmp_path):
     builders = {
         ("policy", "rule", "record", "violation", "resolved_violation", "waiver"): _monitoring,
         ("document", "batch"): lambda made: _documents(made, staff_user),
+        ("alert",): lambda made: made.update(alert=open_alert()),
     }
     return Objects(
         builders,

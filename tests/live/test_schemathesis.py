@@ -21,13 +21,16 @@ SEED = os.environ.get("SCHEMATHESIS_SEED", "20261129")
 
 pytestmark = pytest.mark.live
 
-# A COMPLETE report, so that its download and metadata are tested beyond their 404s.
+# A COMPLETE report, so that its download and metadata are tested beyond their 404s; open alerts,
+# so that the alerts' list and detail are tested with rows.
 SEED_REPORT = """
 from django.contrib.auth import get_user_model
 from reports import services
 services.seed_demo_data()
 report = services.report_request(requested_by=get_user_model().objects.get(username="live-staff"))
 services.store_report_generate(report_id=report.id)
+from jobs.alerts.services import alerts_evaluate
+alerts_evaluate()  # no worker runs: the default no-worker rule opens alerts, the first has id 1
 print(report.id)
 """
 
