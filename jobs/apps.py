@@ -24,6 +24,7 @@ class JobsConfig(AppConfig):
             broker.declare_queue(queue)
         # Every process (web, worker, scheduler) knows every actor: the API validates names.
         autodiscover_modules("actors")
+        import jobs.metrics.actors  # noqa: F401
         import jobs.scheduling.actors  # noqa: F401
 
         for module in filter(None, os.environ.get("JOBS_EXTRA_ACTOR_MODULES", "").split(",")):

@@ -244,3 +244,4 @@ class Worker(models.Model):
 
 from jobs.scheduling.models import Schedule, ScheduleRun  # noqa
 from jobs.audit.models import AuditEntry  # noqa
+from jobs.metrics.models import MetricRollup  # noqa

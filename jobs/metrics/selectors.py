@@ -1,0 +1,134 @@
+"""Reads of the metrics rollups for the Metrics page and the API: a series per window, and
+breakdowns by queue or actor. A series reads one row per bucket of one (queue, actor) series
+through the unique index, whatever the number of jobs, queues and actors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from jobs import registry
+from jobs.metrics import histogram
+from jobs.metrics.models import ALL, MetricRollup, Resolution
+from jobs.metrics.services import floor_to
+
+
+@dataclass(frozen=True)
+class Window:
+    name: str
+    span: timedelta
+    resolution: int
+    step: timedelta  # one point of the series: several rollups merged
+    label_format: str
+    label_every: int
+
+
+WINDOWS = {
+    window.name: window
+    for window in (
+        Window("1h", timedelta(hours=1), Resolution.MINUTE, timedelta(minutes=1), "%H:%M", 10),
+        Window("24h", timedelta(hours=24), Resolution.MINUTE, timedelta(minutes=15), "%H:%M", 16),
+        Window("7d", timedelta(days=7), Resolution.HOUR, timedelta(hours=1), "%a %d", 24),
+        Window("30d", timedelta(days=30), Resolution.HOUR, timedelta(hours=6), "%d %b", 20),
+    )
+}
+DEFAULT_WINDOW = "24h"
+# Breakdowns (a table row per queue or actor) read every series of a span: at most a day of it.
+BREAKDOWN_SPAN = timedelta(hours=24)
+
+
+def _summary(succeeded: int, failed: int, wait: list[int], run: list[int]) -> dict:
+    finished = succeeded + failed
+    return {
+        "succeeded": succeeded,
+        "failed": failed,
+        "failure_rate": round(100.0 * failed / finished, 2) if finished else None,
+        "wait_seconds": {f"p{round(q * 100)}": histogram.percentile(wait, q) for q in (0.5, 0.95, 0.99)},
+        "run_seconds": {f"p{round(q * 100)}": histogram.percentile(run, q) for q in (0.5, 0.95, 0.99)},
+    }
+
+
+def metric_series(*, window: str = DEFAULT_WINDOW, queue: str = ALL, actor: str = ALL, now: datetime | None = None):
+    """Throughput, failures and wait/run percentiles of one queue, one actor, one pair or all
+    (``""``), per step of ``window`` (newest last, zero-filled), with the window's totals."""
+    spec = WINDOWS[window]
+    now = now or timezone.now()
+    end = floor_to(now, spec.step) + spec.step
+    start = end - spec.span
+    rows = MetricRollup.objects.filter(
+        resolution=spec.resolution, queue_name=queue, actor_name=actor, bucket__gte=start, bucket__lt=end
+    ).values_list("bucket", "succeeded", "failed", "wait_histogram", "run_histogram")
+    steps = int(spec.span / spec.step)
+    points = [[0, 0, [], []] for _ in range(steps)]
+    for bucket, succeeded, failed, wait, run in rows:
+        point = points[int((bucket - start) / spec.step)]
+        point[0] += succeeded
+        point[1] += failed
+        point[2].append(wait)
+        point[3].append(run)
+    series = []
+    all_wait, all_run = [], []
+    for index, (succeeded, failed, waits, runs) in enumerate(points):
+        wait, run = histogram.merge(waits), histogram.merge(runs)
+        all_wait.append(wait)
+        all_run.append(run)
+        series.append({"start": start + index * spec.step, **_summary(succeeded, failed, wait, run)})
+    return {
+        "window": spec.name,
+        "queue": queue,
+        "actor": actor,
+        "step_seconds": int(spec.step.total_seconds()),
+        "start": start,
+        "end": end,
+        "points": series,
+        "totals": _summary(
+            sum(p["succeeded"] for p in series),
+            sum(p["failed"] for p in series),
+            histogram.merge(all_wait),
+            histogram.merge(all_run),
+        ),
+    }
+
+
+def metric_breakdown(*, by: str, window: str = DEFAULT_WINDOW, limit: int = 100, now: datetime | None = None):
+    """Succeeded and failed per queue (``by="queue"``) or per actor over ``window`` (at most
+    BREAKDOWN_SPAN of it; beyond an hour, complete hours), busiest first: SQL sums of the
+    per-queue or per-actor ALL rows."""
+    spec = WINDOWS[window]
+    now = now or timezone.now()
+    span = min(spec.span, BREAKDOWN_SPAN)
+    resolution = Resolution.MINUTE if span <= timedelta(hours=1) else Resolution.HOUR
+    step = timedelta(seconds=resolution)
+    end = floor_to(now, step) + step
+    start = end - span
+    qs = MetricRollup.objects.filter(resolution=resolution, bucket__gte=start, bucket__lt=end)
+    if by == "queue":
+        qs, field = qs.filter(actor_name=ALL).exclude(queue_name=ALL), "queue_name"
+    else:
+        qs, field = qs.filter(queue_name=ALL).exclude(actor_name=ALL), "actor_name"
+    rows = (
+        qs.order_by()
+        .values(field)
+        .annotate(ok=Sum("succeeded"), dead=Sum("failed"), finished=Sum(F("succeeded") + F("failed")))
+        .order_by("-finished", field)[:limit]
+    )
+    result = []
+    for row in rows:
+        finished = row["finished"]
+        result.append(
+            {
+                "name": row[field],
+                "succeeded": row["ok"],
+                "failed": row["dead"],
+                "failure_rate": round(100.0 * row["dead"] / finished, 2) if finished else None,
+            }
+        )
+    return {"by": by, "window": spec.name, "start": start, "end": end, "rows": result}
+
+
+def metric_names() -> dict:
+    """The queues and actors the pickers offer: the registry's (every process knows every actor)."""
+    return {"queues": list(registry.QUEUES), "actors": sorted(registry.actor_names())}
