@@ -17,6 +17,7 @@ api_v1 = [
     path("health", health.HealthApi.as_view(), name="health"),
     path("", include("jobs.urls")),
     path("", include("jobs.scheduling.urls")),
+    path("", include("jobs.metrics.urls")),
     path("", include("reports.urls")),
     path("", include("documents.urls")),
     path("", include("monitoring.urls")),

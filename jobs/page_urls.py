@@ -2,6 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from jobs import views
+from jobs.metrics import views as metric_views
 
 app_name = "jobs"
 urlpatterns = [
@@ -16,6 +17,7 @@ urlpatterns = [
     path("schedules/", views.schedules, name="schedules"),
     path("schedules/<int:schedule_id>/action", views.schedule_action, name="schedule_action"),
     path("workers/", views.workers, name="workers"),
+    path("charts/", metric_views.metrics_page, name="metrics"),
     path("health/", views.system_health, name="health"),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="jobs:login"), name="logout"),

@@ -229,3 +229,43 @@ def test_breakdowns_by_queue_and_actor_busiest_first(rolled_up):
 def test_a_series_reads_a_fixed_number_of_queries(rolled_up, django_assert_num_queries):
     with django_assert_num_queries(1):
         selectors.metric_series(window="30d", now=NOW)
+
+
+# --- API and page ---------------------------------------------------------------------------------
+
+
+def test_the_api_answers_series_and_breakdowns(staff_client, rolled_up):
+    series = staff_client.get("/api/v1/metrics/series", {"window": "30d", "actor": "echo"})
+    assert series.status_code == 200
+    body = series.json()
+    assert body["window"] == "30d" and len(body["points"]) == 120 and body["actor"] == "echo"
+    assert set(body["totals"]["run_seconds"]) == {"p50", "p95", "p99"}
+    breakdown = staff_client.get("/api/v1/metrics/breakdown", {"by": "queue"}).json()
+    assert breakdown["by"] == "queue"
+
+
+@pytest.mark.parametrize("query", [{"window": "2d"}, {"window": ""}, {"by": "host"}])
+def test_the_api_refuses_unknown_windows_and_groupings(staff_client, query):
+    url = "/api/v1/metrics/breakdown" if "by" in query else "/api/v1/metrics/series"
+    response = staff_client.get(url, query)
+    assert response.status_code == 400
+    assert "error" in response.json() or "detail" in response.json() or response.json()
+
+
+def test_the_page_renders_the_charts_and_tables(reader_browser):
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=3)
+    finished_job(at=minute + timedelta(seconds=1), actor="scans.run", queue="scans")
+    services.metrics_rollup()
+    page = reader_browser.get("/charts/", {"window": "1h", "queue": "scans"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="throughput-chart"' in html and 'id="latency-chart"' in html
+    assert page.context["series"]["totals"]["succeeded"] == 1
+    assert [r["name"] for r in page.context["queues"]["rows"]] == ["scans"]
+    partial = reader_browser.get("/charts/", {"window": "30d", "partial": "1"})
+    assert partial.status_code == 200 and b"<html" not in partial.content
+
+
+def test_the_page_falls_back_to_the_default_window(reader_browser):
+    page = reader_browser.get("/charts/", {"window": "forever"})
+    assert page.status_code == 200 and page.context["window"] == selectors.DEFAULT_WINDOW
