@@ -31,9 +31,9 @@ class MetricRollup(models.Model):
     actor_name = models.CharField(max_length=200, blank=True, help_text='"" for every actor')
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    # Counts per jobs.metrics.histogram bucket, trailing zeros left out.
-    wait_histogram = models.JSONField(default=list, help_text="Enqueued → started, per log-scale bucket.")
-    run_histogram = models.JSONField(default=list, help_text="Started → finished, per log-scale bucket.")
+    # {"<bucket>": count} of jobs.metrics.histogram's log-scale buckets, empty ones left out.
+    wait_histogram = models.JSONField(default=dict, help_text="Enqueued → started, per log-scale bucket.")
+    run_histogram = models.JSONField(default=dict, help_text="Started → finished, per log-scale bucket.")
 
     class Meta:
         app_label = "jobs"

@@ -81,7 +81,7 @@ def rollup_minutes(*, now: datetime) -> int:
 def _finished_groups(start: datetime, end: datetime) -> dict:
     """{(minute, queue, actor): [succeeded, failed, wait histogram, run histogram]} of jobs that
     finished (succeeded or failed for good) in [start, end)."""
-    groups: dict = defaultdict(lambda: [0, 0, [0] * histogram.SIZE, [0] * histogram.SIZE])
+    groups: dict = defaultdict(lambda: [0, 0, histogram.dense(), histogram.dense()])
     for minute, queue, actor, status, wait_k, run_k, n in _finished_rows(start, end):
         group = groups[(minute, queue, actor)]
         group[0 if status == JobStatus.SUCCEEDED else 1] += n
@@ -126,7 +126,7 @@ def _write(resolution: int, buckets: list[datetime], groups: dict, *, add_all_ro
     rows: dict = {}
 
     def add(key, values):
-        row = rows.setdefault(key, [0, 0, [0] * histogram.SIZE, [0] * histogram.SIZE])
+        row = rows.setdefault(key, [0, 0, histogram.dense(), histogram.dense()])
         row[0] += values[0]
         row[1] += values[1]
         for index, count in enumerate(values[2]):
@@ -135,7 +135,7 @@ def _write(resolution: int, buckets: list[datetime], groups: dict, *, add_all_ro
             row[3][index] += count
 
     for bucket in buckets:
-        rows[(bucket, ALL, ALL)] = [0, 0, [0] * histogram.SIZE, [0] * histogram.SIZE]
+        rows[(bucket, ALL, ALL)] = [0, 0, histogram.dense(), histogram.dense()]
     for (bucket, queue, actor), values in groups.items():
         if not add_all_rows:  # hour rollups sum minute rows of every kind, ALL rows included
             add((bucket, queue, actor), values)
@@ -150,8 +150,8 @@ def _write(resolution: int, buckets: list[datetime], groups: dict, *, add_all_ro
             actor_name=actor,
             succeeded=values[0],
             failed=values[1],
-            wait_histogram=histogram.trimmed(values[2]),
-            run_histogram=histogram.trimmed(values[3]),
+            wait_histogram=histogram.sparse(values[2]),
+            run_histogram=histogram.sparse(values[3]),
         )
         for (bucket, queue, actor), values in rows.items()
     ]
@@ -186,13 +186,11 @@ def rollup_hours() -> int:
     ).values_list("bucket", "queue_name", "actor_name", "succeeded", "failed", "wait_histogram", "run_histogram")
     for bucket, queue, actor, succeeded, failed, wait, run in minute_rows.iterator():
         key = (floor_to(bucket, HOUR), queue, actor)
-        group = groups.setdefault(key, [0, 0, [0] * histogram.SIZE, [0] * histogram.SIZE])
+        group = groups.setdefault(key, [0, 0, histogram.dense(), histogram.dense()])
         group[0] += succeeded
         group[1] += failed
-        for index, count in enumerate(wait):
-            group[2][index] += count
-        for index, count in enumerate(run):
-            group[3][index] += count
+        histogram.add(group[2], wait)
+        histogram.add(group[3], run)
     hours = []
     moment = start
     while moment < end:

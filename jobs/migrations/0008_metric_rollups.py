@@ -46,8 +46,8 @@ class Migration(migrations.Migration):
                 ('actor_name', models.CharField(blank=True, help_text='"" for every actor', max_length=200)),
                 ('succeeded', models.PositiveIntegerField(default=0)),
                 ('failed', models.PositiveIntegerField(default=0)),
-                ('wait_histogram', models.JSONField(default=list, help_text='Enqueued → started, per log-scale bucket.')),
-                ('run_histogram', models.JSONField(default=list, help_text='Started → finished, per log-scale bucket.')),
+                ('wait_histogram', models.JSONField(default=dict, help_text='Enqueued → started, per log-scale bucket.')),
+                ('run_histogram', models.JSONField(default=dict, help_text='Started → finished, per log-scale bucket.')),
             ],
             options={
                 'indexes': [models.Index(fields=['resolution', 'bucket'], name='metric_rollup_bucket_idx')],
