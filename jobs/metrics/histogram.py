@@ -66,16 +66,22 @@ def merge(histograms) -> dict[str, int]:
     return sparse(total)
 
 
-def percentile(stored: dict | None, fraction: float) -> float | None:
+def percentile(histogram: dict | list | None, fraction: float) -> float | None:
     """The duration (seconds) under which ``fraction`` of the counted ones fall, interpolated within
-    its bucket on the log scale; None for an empty histogram."""
-    counts = sorted((int(index), n) for index, n in (stored or {}).items() if n)
-    count = sum(n for _, n in counts)
+    its bucket on the log scale; None for an empty histogram. Takes a stored or a dense histogram."""
+    if isinstance(histogram, dict):
+        counts = dense()
+        add(counts, histogram)
+    else:
+        counts = histogram or []
+    count = sum(counts)
     if not count:
         return None
     rank = fraction * count
     seen = 0
-    for index, n in counts:
+    for index, n in enumerate(counts):
+        if not n:
+            continue
         if seen + n >= rank:
             within = (rank - seen) / n
             if index == 0:
@@ -85,4 +91,4 @@ def percentile(stored: dict | None, fraction: float) -> float | None:
             low, high = lower_bound(index), upper_bound(index)
             return round(low * (high / low) ** within, 6)
         seen += n
-    return round(lower_bound(counts[-1][0]), 6)
+    return None  # not reached: rank <= count

@@ -43,8 +43,21 @@ class MetricRollup(models.Model):
             )
         ]
         indexes = [
-            # Retention deletes and the breakdown tables read a span of buckets across series.
+            # Retention deletes a span of buckets across series.
             models.Index(fields=["resolution", "bucket"], name="metric_rollup_bucket_idx"),
+            # The breakdown tables sum a span of the per-queue or per-actor ALL rows: index-only.
+            models.Index(
+                fields=["resolution", "bucket"],
+                include=["queue_name", "succeeded", "failed"],
+                condition=models.Q(actor_name=""),
+                name="metric_rollup_queues_idx",
+            ),
+            models.Index(
+                fields=["resolution", "bucket"],
+                include=["actor_name", "succeeded", "failed"],
+                condition=models.Q(queue_name=""),
+                name="metric_rollup_actors_idx",
+            ),
         ]
 
     def __str__(self):

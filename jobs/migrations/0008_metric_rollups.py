@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
                 ('run_histogram', models.JSONField(default=dict, help_text='Started → finished, per log-scale bucket.')),
             ],
             options={
-                'indexes': [models.Index(fields=['resolution', 'bucket'], name='metric_rollup_bucket_idx')],
+                'indexes': [models.Index(fields=['resolution', 'bucket'], name='metric_rollup_bucket_idx'), models.Index(condition=models.Q(('actor_name', '')), fields=['resolution', 'bucket'], include=('queue_name', 'succeeded', 'failed'), name='metric_rollup_queues_idx'), models.Index(condition=models.Q(('queue_name', '')), fields=['resolution', 'bucket'], include=('actor_name', 'succeeded', 'failed'), name='metric_rollup_actors_idx')],
                 'constraints': [models.UniqueConstraint(fields=('resolution', 'queue_name', 'actor_name', 'bucket'), name='metric_rollup_series_uniq')],
             },
         ),
