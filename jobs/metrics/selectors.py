@@ -1,19 +1,24 @@
 """Reads of the metrics rollups for the Metrics page and the API: a series per window, and
-breakdowns by queue or actor. A series reads one row per bucket of one (queue, actor) series
-through the unique index, whatever the number of jobs, queues and actors."""
+breakdowns by queue or actor.
+
+A series reads one row per bucket of one (queue, actor) series through the unique index, whatever
+the number of jobs, queues and actors. Windows of hours read hour rollups up to the hour
+watermark and minute rollups after it, so their newest hour is as fresh as the minutes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import F, Sum
+from django.db import connection, transaction
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from jobs import registry
 from jobs.metrics import histogram
 from jobs.metrics.models import ALL, MetricRollup, Resolution
-from jobs.metrics.services import floor_to
+from jobs.metrics.services import HOUR, floor_to, watermark
 
 
 @dataclass(frozen=True)
@@ -30,7 +35,7 @@ WINDOWS = {
     window.name: window
     for window in (
         Window("1h", timedelta(hours=1), Resolution.MINUTE, timedelta(minutes=1), "%H:%M", 10),
-        Window("24h", timedelta(hours=24), Resolution.MINUTE, timedelta(minutes=15), "%H:%M", 16),
+        Window("24h", timedelta(hours=24), Resolution.HOUR, timedelta(hours=1), "%H:00", 4),
         Window("7d", timedelta(days=7), Resolution.HOUR, timedelta(hours=1), "%a %d", 24),
         Window("30d", timedelta(days=30), Resolution.HOUR, timedelta(hours=6), "%d %b", 20),
     )
@@ -38,6 +43,29 @@ WINDOWS = {
 DEFAULT_WINDOW = "24h"
 # Breakdowns (a table row per queue or actor) read every series of a span: at most a day of it.
 BREAKDOWN_SPAN = timedelta(hours=24)
+
+
+def _span(resolution: int, start: datetime, end: datetime) -> Q:
+    """The rollups that cover [start, end) once: of a window of hours, hour rows up to the first
+    hour not rolled up yet and minute rows from there on."""
+    if resolution == Resolution.MINUTE:
+        return Q(resolution=Resolution.MINUTE, bucket__gte=start, bucket__lt=end)
+    last_hour = watermark(Resolution.HOUR)
+    cut = min(max(last_hour + HOUR, start), end) if last_hour else start
+    return Q(resolution=Resolution.HOUR, bucket__gte=start, bucket__lt=cut) | Q(
+        resolution=Resolution.MINUTE, bucket__gte=cut, bucket__lt=end
+    )
+
+
+def _serial(queryset) -> list:
+    """The rows of ``queryset``, planned without parallel workers on PostgreSQL: minute rows all
+    lie in the last day, so the planner overestimates any recent span of hour rows tenfold and
+    starts workers that cost more than the sum of a few thousand index entries."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        return list(queryset)
 
 
 def _summary(succeeded: int, failed: int, wait: list[int], run: list[int]) -> dict:
@@ -59,21 +87,20 @@ def metric_series(*, window: str = DEFAULT_WINDOW, queue: str = ALL, actor: str 
     now = now or timezone.now()
     end = floor_to(now, spec.step) + spec.step
     start = end - spec.span
-    rows = MetricRollup.objects.filter(
-        resolution=spec.resolution, queue_name=queue, actor_name=actor, bucket__gte=start, bucket__lt=end
-    ).values_list("bucket", "succeeded", "failed", "wait_histogram", "run_histogram")
+    rows = MetricRollup.objects.filter(_span(spec.resolution, start, end), queue_name=queue, actor_name=actor)
     steps = int(spec.span / spec.step)
     # Dense counts, added into as rows come (a few rollups per point): one pass, no re-merging.
     points = [[0, 0, histogram.dense(), histogram.dense()] for _ in range(steps)]
-    all_wait, all_run = histogram.dense(), histogram.dense()
-    for bucket, succeeded, failed, wait, run in rows:
+    for bucket, succeeded, failed, wait, run in rows.values_list(
+        "bucket", "succeeded", "failed", "wait_histogram", "run_histogram"
+    ):
         point = points[int((bucket - start) / spec.step)]
         point[0] += succeeded
         point[1] += failed
         histogram.add(point[2], wait)
         histogram.add(point[3], run)
-        histogram.add(all_wait, wait)
-        histogram.add(all_run, run)
+    all_wait = [sum(column) for column in zip(*(p[2] for p in points), strict=True)]
+    all_run = [sum(column) for column in zip(*(p[3] for p in points), strict=True)]
     series = [
         {"start": start + index * spec.step, **_summary(succeeded, failed, wait, run)}
         for index, (succeeded, failed, wait, run) in enumerate(points)
@@ -92,8 +119,7 @@ def metric_series(*, window: str = DEFAULT_WINDOW, queue: str = ALL, actor: str 
 
 def metric_breakdown(*, by: str, window: str = DEFAULT_WINDOW, limit: int = 100, now: datetime | None = None):
     """Succeeded and failed per queue (``by="queue"``) or per actor over ``window`` (at most
-    BREAKDOWN_SPAN of it; beyond an hour, complete hours), busiest first: SQL sums of the
-    per-queue or per-actor ALL rows."""
+    BREAKDOWN_SPAN of it), busiest first: SQL sums of the per-queue or per-actor ALL rows."""
     spec = WINDOWS[window]
     now = now or timezone.now()
     span = min(spec.span, BREAKDOWN_SPAN)
@@ -101,12 +127,12 @@ def metric_breakdown(*, by: str, window: str = DEFAULT_WINDOW, limit: int = 100,
     step = timedelta(seconds=resolution)
     end = floor_to(now, step) + step
     start = end - span
-    qs = MetricRollup.objects.filter(resolution=resolution, bucket__gte=start, bucket__lt=end)
+    qs = MetricRollup.objects.filter(_span(resolution, start, end))
     if by == "queue":
         qs, field = qs.filter(actor_name=ALL).exclude(queue_name=ALL), "queue_name"
     else:
         qs, field = qs.filter(queue_name=ALL).exclude(actor_name=ALL), "actor_name"
-    rows = (
+    rows = _serial(
         qs.order_by()
         .values(field)
         .annotate(ok=Sum("succeeded"), dead=Sum("failed"), finished=Sum(F("succeeded") + F("failed")))

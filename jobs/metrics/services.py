@@ -45,7 +45,8 @@ def metrics_rollup(*, now: datetime | None = None) -> dict:
     return {"minutes": minutes, "hours": hours, "pruned": pruned}
 
 
-def _watermark(resolution: int):
+def watermark(resolution: int):
+    """The newest bucket rolled up at ``resolution`` (None before the first pass)."""
     return MetricRollup.objects.filter(resolution=resolution, queue_name=ALL, actor_name=ALL).aggregate(
         last=Max("bucket")
     )["last"]
@@ -54,7 +55,7 @@ def _watermark(resolution: int):
 def rollup_minutes(*, now: datetime) -> int:
     """Roll up every closed minute after the minute watermark (at most MAX_MINUTES_PER_PASS)."""
     end = floor_to(now - LATENESS, MINUTE)  # the first minute that is not closed
-    last = _watermark(Resolution.MINUTE)
+    last = watermark(Resolution.MINUTE)
     if last is not None:
         start = last + MINUTE
     else:
@@ -167,11 +168,11 @@ def _write(resolution: int, buckets: list[datetime], groups: dict, *, add_all_ro
 
 def rollup_hours() -> int:
     """Roll up every hour after the hour watermark whose minutes are all rolled up."""
-    minutes_done = _watermark(Resolution.MINUTE)
+    minutes_done = watermark(Resolution.MINUTE)
     if minutes_done is None:
         return 0
     end = floor_to(minutes_done + MINUTE, HOUR)  # the first hour not complete in minute rollups
-    last = _watermark(Resolution.HOUR)
+    last = watermark(Resolution.HOUR)
     if last is not None:
         start = last + HOUR
     else:

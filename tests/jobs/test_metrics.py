@@ -201,7 +201,7 @@ def rolled_up():
 
 def test_a_series_has_one_point_per_step_with_totals(rolled_up):
     series = selectors.metric_series(window="24h", now=NOW)
-    assert len(series["points"]) == 96 and series["step_seconds"] == 900
+    assert len(series["points"]) == 24 and series["step_seconds"] == 3600
     assert series["totals"]["succeeded"] == 30 and series["totals"]["failed"] == 1
     assert sum(p["succeeded"] for p in series["points"]) == 30
     run_p50 = series["totals"]["run_seconds"]["p50"]
@@ -227,8 +227,24 @@ def test_breakdowns_by_queue_and_actor_busiest_first(rolled_up):
 
 
 def test_a_series_reads_a_fixed_number_of_queries(rolled_up, django_assert_num_queries):
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # the hour watermark, the rows
         selectors.metric_series(window="30d", now=NOW)
+    with django_assert_num_queries(1):
+        selectors.metric_series(window="1h", now=NOW)
+
+
+def test_windows_of_hours_add_the_minutes_of_the_hour_not_rolled_up_yet(rolled_up):
+    later = NOW + timedelta(minutes=30)  # 12:30:40: the 12:00 hour is not complete
+    finished_job(at=datetime(2026, 11, 29, 12, 10, 5, tzinfo=UTC), actor="scans.run", queue="scans")
+    services.metrics_rollup(now=later)
+    assert not MetricRollup.objects.filter(
+        resolution=Resolution.HOUR, bucket__gte=datetime(2026, 11, 29, 12, tzinfo=UTC)
+    )
+    series = selectors.metric_series(window="24h", queue="scans", now=later)
+    assert (series["points"][-1]["succeeded"], series["totals"]["succeeded"]) == (1, 1)
+    assert series["totals"]["failed"] == 1  # the 11:05 failure, from its hour rollup, counted once
+    queues = {r["name"]: r for r in selectors.metric_breakdown(by="queue", window="24h", now=later)["rows"]}
+    assert (queues["scans"]["succeeded"], queues["scans"]["failed"]) == (1, 1)
 
 
 # --- API and page ---------------------------------------------------------------------------------
