@@ -66,9 +66,10 @@ def merge(histograms) -> dict[str, int]:
     return sparse(total)
 
 
-def percentile(histogram: dict | list | None, fraction: float) -> float | None:
-    """The duration (seconds) under which ``fraction`` of the counted ones fall, interpolated within
-    its bucket on the log scale; None for an empty histogram. Takes a stored or a dense histogram."""
+def percentiles(histogram: dict | list | None, fractions: tuple[float, ...]) -> list[float | None]:
+    """The durations (seconds) under which each of ``fractions`` (ascending) of the counted ones
+    fall, interpolated within their bucket on the log scale, in one pass; Nones for an empty
+    histogram. Takes a stored or a dense histogram."""
     if isinstance(histogram, dict):
         counts = dense()
         add(counts, histogram)
@@ -76,19 +77,28 @@ def percentile(histogram: dict | list | None, fraction: float) -> float | None:
         counts = histogram or []
     count = sum(counts)
     if not count:
-        return None
-    rank = fraction * count
+        return [None] * len(fractions)
+    ranks = [fraction * count for fraction in fractions]
+    found: list[float | None] = []
     seen = 0
     for index, n in enumerate(counts):
         if not n:
             continue
-        if seen + n >= rank:
-            within = (rank - seen) / n
+        while len(found) < len(ranks) and seen + n >= ranks[len(found)]:
+            within = (ranks[len(found)] - seen) / n
             if index == 0:
-                return round(within * upper_bound(0), 6)
-            if index == LAST:
-                return round(lower_bound(LAST), 6)
-            low, high = lower_bound(index), upper_bound(index)
-            return round(low * (high / low) ** within, 6)
+                found.append(round(within * upper_bound(0), 6))
+            elif index == LAST:
+                found.append(round(lower_bound(LAST), 6))
+            else:
+                low, high = lower_bound(index), upper_bound(index)
+                found.append(round(low * (high / low) ** within, 6))
+        if len(found) == len(ranks):
+            break
         seen += n
-    return None  # not reached: rank <= count
+    return found
+
+
+def percentile(histogram: dict | list | None, fraction: float) -> float | None:
+    """One of ``percentiles``."""
+    return percentiles(histogram, (fraction,))[0]

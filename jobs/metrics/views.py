@@ -77,7 +77,8 @@ def metrics_page(request):
     queue = request.GET.get("queue", ALL)[:100]
     actor = request.GET.get("actor", ALL)[:200]
     spec = selectors.WINDOWS[window]
-    series = selectors.metric_series(window=window, queue=queue, actor=actor)
+    data = selectors.metrics_page(window=window, queue=queue, actor=actor)
+    series = data["series"]
     chart = bar_chart(series["points"], label_format=spec.label_format, label_every=spec.label_every)
     for bar, point in zip(chart["bars"], series["points"], strict=True):
         bar["title"] = f"{point['start']:%d %b %H:%M}: {point['succeeded']} succeeded, {point['failed']} failed"
@@ -90,7 +91,7 @@ def metrics_page(request):
         "series": series,
         "chart_svg": bars_svg(chart, label="Jobs finished per step of the window"),
         "latency_chart": line_chart(series["points"]),
-        "queues": selectors.metric_breakdown(by="queue", window=window),
-        "actors": selectors.metric_breakdown(by="actor", window=window, limit=50),
+        "queues": data["queues"],
+        "actors": data["actors"],
     }
     return _render(request, "jobs/metrics.html", context)
