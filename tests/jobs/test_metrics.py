@@ -300,3 +300,19 @@ def test_percentiles_in_one_pass_land_in_the_right_buckets():
     assert histogram.lower_bound(25) <= p95 <= p99 <= histogram.upper_bound(25)
     assert p100 == pytest.approx(histogram.lower_bound(histogram.LAST), abs=1e-6)
     assert histogram.percentiles({}, (0.5, 0.9)) == [None, None]
+
+
+def test_the_portable_rollup_path_counts_what_the_postgresql_one_does(monkeypatch):
+    """SQLite's path (rows bucketed in Python) gives the groups PostgreSQL's GROUP BY gives."""
+    minute = datetime(2026, 11, 29, 11, 58, tzinfo=UTC)
+    for n, run in enumerate((0.0004, 0.02, 1.0, 7.0, 3600.0)):
+        finished_job(at=minute + timedelta(seconds=n), run=run, wait=run / 3)
+    finished_job(at=minute + timedelta(seconds=9), status=JobStatus.FAILED, actor="scans.run", queue="scans")
+    native = services._finished_groups(minute, minute + services.MINUTE)
+
+    class Portable:
+        vendor = "sqlite"
+
+    monkeypatch.setattr(services, "connection", Portable())
+    assert services._finished_groups(minute, minute + services.MINUTE) == native
+    assert native[(minute, "default", "echo")][0] == 5

@@ -137,3 +137,12 @@ class TestThePlanUsesTheIndexes:
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "job_search_trgm_idx" in plan, plan
         assert Job.objects.count() > 50_000
+
+
+def test_the_portable_key_value_path_finds_what_containment_finds(jobs):
+    """SQLite's key/value path (JSON key lookups) matches the jsonb containment PostgreSQL uses."""
+    from jobs.search import search_filter
+
+    for term in ("order_id:987", "region:us-east", "total:12", 'order_id:"987"', "missing:1"):
+        portable = set(Job.objects.filter(search_filter(term, vendor="sqlite")).values_list("pk", flat=True))
+        assert portable == found(term), term
