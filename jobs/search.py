@@ -29,7 +29,8 @@ class SearchDocument(Func):
     """actor, error type and message, idempotency key, args, kwargs and result as one text: the indexed expression.
 
     The index (jobs.models.Job.Meta) and the query build it from this one class, so that
-    PostgreSQL recognises the query's expression as the index's.
+    PostgreSQL recognises the query's expression as the index's. Changing it needs a migration
+    that rebuilds ``job_search_trgm_idx``: until then searches scan.
     """
 
     template = "(%(expressions)s)"
