@@ -216,7 +216,8 @@ def indexes_used(connection, sql: str) -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN {sql}")
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    names = sorted(set(re.findall(r"(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)?(?: using| on) (\w+)", plan)))
+    scan = r"(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backward)?(?: using| on) (\w+)"
+    names = sorted(set(re.findall(scan, plan)))
     scans = " + seq scan" if "Seq Scan on jobs_job" in plan else ""
     return (", ".join(names) or "no index") + scans
 
