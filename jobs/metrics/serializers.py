@@ -8,12 +8,8 @@ from jobs.metrics.selectors import DEFAULT_WINDOW, WINDOWS
 
 class SeriesInput(QueryInput):
     window = serializers.ChoiceField(choices=list(WINDOWS), default=DEFAULT_WINDOW)
-    queue = serializers.CharField(
-        required=False, default="", max_length=100, help_text="One queue; leave out for every queue."
-    )
-    actor = serializers.CharField(
-        required=False, default="", max_length=200, help_text="One actor; leave out for every actor."
-    )
+    queue = serializers.CharField(required=False, max_length=100, help_text="One queue; leave out for every queue.")
+    actor = serializers.CharField(required=False, max_length=200, help_text="One actor; leave out for every actor.")
 
 
 class BreakdownInput(QueryInput):
