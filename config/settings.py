@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",  # index expressions with operator classes (jobs.search: pg_trgm)
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",

@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("jobs.audit.urls")),
     path("", include("jobs.controls.urls")),
     path("", include("jobs.alerts.urls")),
+    path("", include("jobs.metrics.urls")),
     path("", include("reports.urls")),
     path("", include("documents.urls")),
     path("", include("monitoring.urls")),

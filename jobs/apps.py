@@ -28,6 +28,7 @@ class JobsConfig(AppConfig):
         # Every process (web, worker, scheduler) knows every actor: the API validates names.
         autodiscover_modules("actors")
         import jobs.alerts.actors  # noqa: F401
+        import jobs.metrics.actors  # noqa: F401
         import jobs.scheduling.actors  # noqa: F401
 
         for module in filter(None, os.environ.get("JOBS_EXTRA_ACTOR_MODULES", "").split(",")):

@@ -43,7 +43,11 @@ class JobFilterForm(forms.Form):
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), label="to"
     )
     search = forms.CharField(
-        required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "id, actor, error"})
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": "id, text in args/result/error, or key:value"}),
+        help_text="Text anywhere in the actor, error, idempotency key, args, kwargs or result; key:value "
+        "matches a kwargs or result key by JSON value (order_id:42); a job id finds that job.",
     )
     size = forms.TypedChoiceField(
         choices=[(n, n) for n in PAGE_SIZES], coerce=int, required=False, empty_value=50, label="per page"

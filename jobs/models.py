@@ -6,10 +6,12 @@ Nothing here writes ``Job.status``: every transition goes through ``jobs.states`
 
 import uuid
 
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
 
 from jobs.clock import Now
+from jobs.search import SearchDocument
 
 
 class JobStatus(models.TextChoices):
@@ -114,6 +116,11 @@ class Job(models.Model):
             models.Index(fields=["worker_id"], name="job_running_worker_idx", condition=Q(status="running")),
             models.Index(fields=["parent"], name="job_parent_idx", condition=Q(parent__isnull=False)),
             models.Index(fields=["rerun_of"], name="job_rerun_of_idx", condition=Q(rerun_of__isnull=False)),
+            # The search box (jobs.search): substrings through trigrams of one document per job,
+            # key/value pairs through jsonb containment. PostgreSQL only (SQLite skips them).
+            GinIndex(OpClass(SearchDocument(), name="gin_trgm_ops"), name="job_search_trgm_idx"),
+            GinIndex(fields=["kwargs"], opclasses=["jsonb_path_ops"], name="job_kwargs_path_idx"),
+            GinIndex(fields=["result"], opclasses=["jsonb_path_ops"], name="job_result_path_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -258,3 +265,4 @@ from jobs.scheduling.models import Schedule, ScheduleRun  # noqa
 from jobs.audit.models import AuditEntry  # noqa
 from jobs.controls.models import ActorControl, QueueControl  # noqa
 from jobs.alerts.models import Alert, AlertNotification, AlertRule  # noqa
+from jobs.metrics.models import MetricRollup  # noqa

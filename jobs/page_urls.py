@@ -5,6 +5,7 @@ from jobs import views
 from jobs.audit import views as audit_views
 from jobs.bulk import views as bulk_views
 from jobs.controls import views as control_views
+from jobs.metrics import views as metric_views
 from jobs.scheduling import views as schedule_views
 
 app_name = "jobs"
@@ -30,6 +31,7 @@ urlpatterns = [
     path("queues/", control_views.queues, name="queues"),
     path("queues/<str:queue_name>/action", control_views.queue_action, name="queue_action"),
     path("queues/actors/<str:actor_name>/limits", control_views.actor_limits, name="actor_limits"),
+    path("charts/", metric_views.metrics_page, name="metrics"),
     path("health/", views.system_health, name="health"),
     path("login/", auth_views.LoginView.as_view(template_name="registration/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="jobs:login"), name="logout"),

@@ -82,7 +82,14 @@ class JobFilterInput(PageInput):
     queue = serializers.CharField(required=False, max_length=100, trim_whitespace=False)
     created_after = AwareDateTimeField(required=False)
     created_before = AwareDateTimeField(required=False)
-    search = serializers.CharField(required=False, max_length=100, trim_whitespace=False)
+    search = serializers.CharField(
+        required=False,
+        max_length=100,
+        trim_whitespace=False,
+        help_text="Text anywhere in the actor, error, idempotency key, args, kwargs or result "
+        "(case-insensitive); `key:value` matches jobs whose kwargs or result hold that key with that JSON "
+        "value (`order_id:42`, `region:eu`); a job id finds that job. Indexed on PostgreSQL.",
+    )
 
     def selector_filters(self) -> dict:
         data = {key: value for key, value in self.validated_data.items() if key not in PageInput().fields}

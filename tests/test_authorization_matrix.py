@@ -177,6 +177,8 @@ ROWS = [
     Row("api:job-list", "get", 401, 200, 200),
     Row("api:job-detail", "get", 401, 200, 200, kwargs=job),
     Row("api:job-stats", "get", 401, 200, 200),
+    Row("api:metric-series", "get", 401, 200, 200, query=lambda o: {"window": "30d", "queue": "default"}),
+    Row("api:metric-breakdown", "get", 401, 200, 200, query=lambda o: {"by": "actor"}),
     Row("api:queue-list", "get", 401, 200, 200),
     Row("api:worker-list", "get", 401, 200, 200),
     Row("api:actor-list", "get", 401, 200, 200),
@@ -303,6 +305,7 @@ ROWS = [
     Row("jobs:schedules", "get", 302, 200, 200),
     Row("jobs:workers", "get", 302, 200, 200),
     Row("jobs:queues", "get", 302, 200, 200),
+    Row("jobs:metrics", "get", 302, 200, 200),
     Row("jobs:health", "get", 302, 200, 200),
     Row("reports:list", "get", 302, 200, 200),
     # --- Staff-only pages: forms that change something, and the audit trail ---

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db import connection
+from django.db.models import Count, Max, Min, QuerySet
 
 from jobs.models import Job, JobStatus
+from jobs.search import search_filter
 
 S = JobStatus
 
@@ -28,14 +28,9 @@ def job_list(
         qs = qs.filter(created_at__gte=created_after)
     if created_before:
         qs = qs.filter(created_at__lt=created_before)
-    if search:
-        term = search.strip()
-        match = Q(actor_name__icontains=term) | Q(error_message__icontains=term) | Q(idempotency_key=term)
-        try:
-            match |= Q(pk=uuid.UUID(term))
-        except ValueError:
-            pass
-        qs = qs.filter(match)
+    if search and search.strip():
+        # Indexed on PostgreSQL (trigram and jsonb GIN): see jobs.search.
+        qs = qs.filter(search_filter(search, vendor=connection.vendor))
     return qs.defer("result", "args", "kwargs")
 
 

@@ -153,6 +153,7 @@ def test_no_page_breaks_the_content_security_policy(page, live_server, staff_use
         reverse("jobs:dead_letters"),
         reverse("jobs:schedules"),
         reverse("jobs:workers"),
+        reverse("jobs:metrics"),
         reverse("jobs:health"),
         reverse("jobs:audit"),
         reverse("jobs:rerun", args=[dead.pk]),
@@ -169,6 +170,40 @@ def test_no_page_breaks_the_content_security_policy(page, live_server, staff_use
     page.goto(live_server.url + "/api/docs/")
     page.locator(".swagger-ui .opblock").first.wait_for(state="visible")  # the UI ran: its script is allowed
     assert violations == []
+
+
+def test_the_metrics_page_charts_a_queue_over_a_chosen_window(page, live_server, staff_user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs.metrics import services as metric_services
+
+    minute = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=2)
+    for n, (queue, status) in enumerate([("scans", JobStatus.SUCCEEDED)] * 3 + [("scans", JobStatus.FAILED)]):
+        at = minute + timedelta(seconds=n)
+        JobFactory(
+            queue_name=queue, actor_name="scans.run", status=status, enqueued_at=at, started_at=at, finished_at=at
+        )
+    JobFactory(
+        queue_name="default", status=JobStatus.SUCCEEDED, enqueued_at=minute, started_at=minute, finished_at=minute
+    )
+    metric_services.metrics_rollup()
+
+    log_in(page, live_server, "staff", "pw-staff-123")
+    page.click("nav >> text=Metrics")
+    page.wait_for_url("**/charts/")
+    page.select_option("#metrics-filter select[name=window]", "1h")
+    page.select_option("#metrics-filter select[name=queue]", "scans")
+    page.click("#metrics-filter button[type=submit]")
+    page.wait_for_url("**queue=scans**")
+    assert page.locator("#metric-succeeded").inner_text() == "3"
+    assert page.locator("#metric-failed").inner_text() == "1"
+    chart = page.locator("#throughput-chart svg.chart")
+    assert chart.bounding_box()["width"] > 200
+    assert page.locator("#throughput-chart rect.ok-bar").count() >= 1
+    assert page.locator("#throughput-chart rect.fail-bar").count() >= 1
+    assert page.locator("#metric-queues tr").filter(has_text="scans").count() == 1
 
 
 def test_a_read_only_user_sees_no_action_buttons(page, live_server, reader_user):

@@ -1,0 +1,16 @@
+"""Migration operations the jobs app needs beyond Django's own."""
+
+from django.contrib.postgres.operations import AddIndexConcurrently
+
+
+class AddPostgresIndexConcurrently(AddIndexConcurrently):
+    """A PostgreSQL-only index (GIN, trigram), built without blocking writes; a no-op elsewhere
+    (SQLite), where the model state still records it so that migrations stay in step."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)

@@ -1,0 +1,111 @@
+"""Search over a job's arguments, results and error: one text document per job, and its parser.
+
+- Substring: ``customer-42`` matches jobs whose actor, error, args, kwargs or result contain it
+  (case-insensitive). On PostgreSQL a pg_trgm GIN index over the same document expression answers
+  it (``job_search_trgm_idx``); terms shorter than 3 characters have no trigram and scan.
+- Key/value: ``customer:42`` (or ``customer:"42"``) matches jobs whose kwargs or result hold that
+  key with that JSON value: ``kwargs @> {"customer": 42}``, answered by jsonb_path_ops GIN indexes.
+  A value that is not JSON is taken as a string.
+- A job id, exactly (the primary key); an idempotency key is part of the document.
+
+SQLite (development) has no such indexes: it evaluates the same document with ``LIKE`` (ASCII
+case-insensitive) and key/value with JSON1 key lookups, scanning the table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import F, Func, Lookup, Q, TextField, Value
+from django.db.models.functions import Cast, Coalesce
+
+KEY_VALUE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,99}):(?P<value>\S.*)$")
+
+
+class SearchDocument(Func):
+    """actor, error type and message, idempotency key, args, kwargs and result as one text: the indexed expression.
+
+    The index (jobs.models.Job.Meta) and the query build it from this one class, so that
+    PostgreSQL recognises the query's expression as the index's. Changing it needs a migration
+    that rebuilds ``job_search_trgm_idx``: until then searches scan.
+    """
+
+    template = "(%(expressions)s)"
+    arg_joiner = " || ' ' || "
+    output_field = TextField()
+
+    def __init__(self):
+        super().__init__(
+            F("actor_name"),
+            F("error_type"),
+            F("error_message"),
+            Coalesce(F("idempotency_key"), Value("")),
+            Cast(F("args"), TextField()),
+            Cast(F("kwargs"), TextField()),
+            Coalesce(Cast(F("result"), TextField()), Value("")),
+        )
+
+
+class ContainsText(Lookup):
+    """``lhs ILIKE '%term%'`` (PostgreSQL: the trigram index's operator) or ``LIKE`` elsewhere."""
+
+    lookup_name = "contains_text"
+    prepare_rhs = False
+
+    def get_db_prep_lookup(self, value, connection):
+        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return "%s", [f"%{escaped}%"]
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        if connection.vendor == "postgresql":
+            # Backslash is PostgreSQL's default LIKE escape; an ESCAPE clause would hide the
+            # pattern from the trigram index's planner support.
+            return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+        return f"{lhs} LIKE {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+
+
+@dataclass(frozen=True)
+class ParsedSearch:
+    text: str
+    key: str | None = None
+    value: object = None
+    job_id: uuid.UUID | None = None
+
+
+def parse(term: str) -> ParsedSearch:
+    """What a search box's text asks for: a key/value pair, a job id, or a substring."""
+    text = term.strip()
+    try:
+        return ParsedSearch(text=text, job_id=uuid.UUID(text))
+    except ValueError:
+        pass
+    match = KEY_VALUE.match(text)
+    if match:
+        raw = match["value"].strip()
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        return ParsedSearch(text=text, key=match["key"], value=value)
+    return ParsedSearch(text=text)
+
+
+def search_filter(term: str, *, vendor: str) -> Q:
+    """The condition on jobs for a search box's ``term`` (see the module's docstring)."""
+    parsed = parse(term)
+    if parsed.job_id is not None:
+        return Q(pk=parsed.job_id)
+    match = Q(ContainsText(SearchDocument(), parsed.text))
+    if parsed.key is not None:
+        if vendor == "postgresql":
+            # kwargs @> {"key": value}: the jsonb_path_ops GIN indexes' operator.
+            pair = {parsed.key: parsed.value}
+            match |= Q(kwargs__contains=pair) | Q(result__contains=pair)
+        else:
+            match |= Q(**{f"kwargs__{parsed.key}": parsed.value}) | Q(**{f"result__{parsed.key}": parsed.value})
+    return match

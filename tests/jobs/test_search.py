@@ -1,0 +1,148 @@
+"""Search by arguments and results (jobs.search): what matches, and that PostgreSQL uses the indexes."""
+
+import uuid
+
+import pytest
+from django.db import connection
+
+from jobs import selectors
+from jobs.models import Job, JobStatus
+from jobs.search import parse
+from tests.factories import JobFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def found(term, **filters):
+    return set(selectors.job_list(search=term, **filters).values_list("pk", flat=True))
+
+
+@pytest.fixture
+def jobs():
+    return {
+        "order": JobFactory(args=[42, "customer-4711"], kwargs={"region": "eu-west", "order_id": 987}),
+        "other": JobFactory(args=[1], kwargs={"region": "us-east", "order_id": 988}),
+        "result": JobFactory(status=JobStatus.SUCCEEDED, result={"invoice": "INV-2026-77", "total": 12}),
+        "error": JobFactory(status=JobStatus.FAILED, error_type="KeyError", error_message="missing sku ABC-1"),
+        "keyed": JobFactory(idempotency_key="nightly-export-2026-11-29"),
+        "percent": JobFactory(kwargs={"note": "100% done_now"}),
+    }
+
+
+def test_a_substring_of_args_kwargs_result_error_or_key_finds_its_job(jobs):
+    assert found("customer-4711") == {jobs["order"].pk}
+    assert found("CUSTOMER-47") == {jobs["order"].pk}  # case-insensitive
+    assert found("eu-west") == {jobs["order"].pk}
+    assert found("INV-2026") == {jobs["result"].pk}
+    assert found("sku abc") == {jobs["error"].pk}
+    assert found("nightly-export") == {jobs["keyed"].pk}
+    assert found("no such text anywhere") == set()
+
+
+def test_like_wildcards_in_the_term_are_taken_literally(jobs):
+    assert found("100% done_now") == {jobs["percent"].pk}
+    assert found("%") == {jobs["percent"].pk}
+    assert found("_") == {jobs["percent"].pk, jobs["order"].pk, jobs["other"].pk}  # "order_id" has one
+
+
+def test_key_value_matches_kwargs_or_result_by_json_value(jobs):
+    assert found("order_id:987") == {jobs["order"].pk}
+    assert found('order_id:"987"') == set()  # a string is not the number
+    assert found("region:us-east") == {jobs["other"].pk}  # not JSON: taken as a string
+    assert found("total:12") == {jobs["result"].pk}
+
+
+def test_a_job_id_finds_that_job_only(jobs):
+    assert found(str(jobs["error"].pk)) == {jobs["error"].pk}
+    assert found(str(uuid.uuid4())) == set()
+
+
+def test_search_combines_with_the_other_filters(jobs):
+    assert found("region", status=[JobStatus.QUEUED]) == {jobs["order"].pk, jobs["other"].pk}
+    assert found("region", status=[JobStatus.FAILED]) == set()
+
+
+def test_parse_tells_key_values_from_text():
+    assert parse("a:1").key == "a" and parse("a:1").value == 1
+    assert parse('a:{"b": [1]}').value == {"b": [1]}
+    assert parse("KeyError: boom").key is None  # a space after the colon: plain text
+    assert parse("http://example.com").key == "http"  # also searched as text (see the next test)
+
+
+def test_a_key_value_looking_term_is_also_searched_as_text():
+    job = JobFactory(args=["see http://example.com/x"])
+    assert found("http://example.com") == {job.pk}
+
+
+def test_the_api_and_the_page_search_arguments(staff_client, staff_browser, jobs):
+    results = staff_client.get("/api/v1/jobs", {"search": "order_id:988"}).json()["results"]
+    assert [row["id"] for row in results] == [str(jobs["other"].pk)]
+    page = staff_browser.get("/jobs/", {"search": "customer-4711"})
+    assert page.status_code == 200
+    assert [row.pk for row in page.context["rows"]] == [jobs["order"].pk]
+
+
+BULK_ROWS = """
+INSERT INTO jobs_job (id, actor_name, queue_name, priority, args, kwargs, status, dispatch_token, attempts,
+    max_attempts, uncharged_attempts, retry_cycle_start, crash_suspect, worker_id, progress, progress_message,
+    error_type, error_message, created_at)
+SELECT gen_random_uuid(), 'echo', 'default', 0, jsonb_build_array(i, 'batch-' || (i %% 5000)),
+    jsonb_build_object('order_id', -i, 'region', 'r' || (i %% 7)), 'succeeded', 0, 1, 4, 0, 0, false, '', 0, '',
+    '', '', now() - i * interval '1 second'
+FROM generate_series(1, %s) AS i
+"""
+
+
+def explain(queryset) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # A small test table would be scanned whatever the indexes: ask the planner as if it were large.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes are PostgreSQL's")
+class TestThePlanUsesTheIndexes:
+    @pytest.fixture(autouse=True)
+    def analysed(self, jobs):
+        # Enough rows, and fresh statistics, for the planner to weigh a walk of the created_at index
+        # (the page's order) against the search indexes as it does on a large table: below some
+        # 15,000 rows reading the whole table in order is rightly cheaper.
+        with connection.cursor() as cursor:
+            cursor.execute(BULK_ROWS, [50_000])
+            cursor.execute("ANALYZE jobs_job")
+
+    def page_query(self, term):
+        qs = selectors.job_list(search=term).only(*selectors.LIST_FIELDS)
+        return qs.order_by("-created_at", "-id")[:51]
+
+    def test_substring_search_uses_the_trigram_index(self):
+        plan = explain(self.page_query("customer-4711"))
+        assert "job_search_trgm_idx" in plan, plan
+
+    def test_key_value_search_uses_the_jsonb_indexes(self):
+        plan = explain(self.page_query("order_id:987"))
+        assert "job_kwargs_path_idx" in plan and "job_result_path_idx" in plan, plan
+
+    def test_the_api_page_query_uses_the_trigram_index(self, staff_client):
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            staff_client.get("/api/v1/jobs", {"search": "customer-4711"})
+        query = next(q["sql"] for q in captured.captured_queries if "ILIKE" in q["sql"])
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {query}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "job_search_trgm_idx" in plan, plan
+        assert Job.objects.count() > 50_000
+
+
+def test_the_portable_key_value_path_finds_what_containment_finds(jobs):
+    """SQLite's key/value path (JSON key lookups) matches the jsonb containment PostgreSQL uses."""
+    from jobs.search import search_filter
+
+    for term in ("order_id:987", "region:us-east", "total:12", 'order_id:"987"', "missing:1"):
+        portable = set(Job.objects.filter(search_filter(term, vendor="sqlite")).values_list("pk", flat=True))
+        assert portable == found(term), term
