@@ -19,6 +19,7 @@ import threading
 import time
 from datetime import timedelta
 
+import psutil
 from django.db import Error
 from django.db.models import F
 from django.db.models.functions import Now
@@ -44,6 +45,7 @@ class ProcessMaintenance(threading.Thread):
         self.threads = threads
         self.stopping = threading.Event()
         self._next_stats = 0.0
+        self._process = psutil.Process()
 
     def run(self) -> None:
         try:
@@ -101,6 +103,7 @@ class ProcessMaintenance(threading.Thread):
         succeeded, failed = self.runtime.stats.take()
         fields = {
             "running_jobs": len(context.running_jobs()),
+            "rss_bytes": self._process.memory_info().rss,
             "jobs_succeeded": F("jobs_succeeded") + succeeded,
             "jobs_failed": F("jobs_failed") + failed,
         }
@@ -115,6 +118,7 @@ class ProcessMaintenance(threading.Thread):
                     "queues": self.queues,
                     "threads": self.threads,
                     "running_jobs": fields["running_jobs"],
+                    "rss_bytes": fields["rss_bytes"],
                     "jobs_succeeded": succeeded,
                     "jobs_failed": failed,
                 },
