@@ -20,6 +20,7 @@ api_v1 = [
     path("", include("reports.urls")),
     path("", include("documents.urls")),
     path("", include("monitoring.urls")),
+    path("", include("jobs.observability.urls")),
 ]
 
 urlpatterns = [
@@ -35,6 +36,7 @@ urlpatterns = [
     path("reports/", include("reports.page_urls")),
     path("documents/", include("documents.page_urls")),
     path("monitoring/", include("monitoring.page_urls")),
+    path("", include("jobs.observability.page_urls")),
     path("", include("jobs.page_urls")),
 ]
 

@@ -188,6 +188,11 @@ class JobAttempt(models.Model):
     class Meta:
         ordering = ["job", "number"]
         constraints = [models.UniqueConstraint(fields=["job", "number"], name="attempt_job_number_uniq")]
+        # A worker's recent attempts and the per-actor usage window (attempt rows are rare writes).
+        indexes = [
+            models.Index(fields=["worker_id", "-finished_at"], name="attempt_worker_finished_idx"),
+            models.Index(fields=["finished_at"], name="attempt_finished_idx"),
+        ]
 
     def __str__(self):
         return f"attempt {self.number} of {self.job_id}: {self.outcome}"

@@ -126,6 +126,9 @@ class AttemptOutput(serializers.ModelSerializer):
             "charged",
             "late_outcome",
             "late_at",
+            "cpu_seconds",
+            "peak_rss_bytes",
+            "rss_growth_bytes",
         ]
 
 
@@ -167,7 +170,18 @@ class JobDetailOutput(JobOutput):
     attempt_log = AttemptOutput(many=True, read_only=True)
 
     class Meta(JobOutput.Meta):
-        fields = [*JobOutput.Meta.fields, "args", "kwargs", "result", "dispatch_token", "attempt_log"]
+        fields = [
+            *JobOutput.Meta.fields,
+            "args",
+            "kwargs",
+            "result",
+            "dispatch_token",
+            "attempt_log",
+            # What the successful attempt cost (the others': in attempt_log).
+            "cpu_seconds",
+            "peak_rss_bytes",
+            "rss_growth_bytes",
+        ]
 
 
 class JobPageOutput(serializers.Serializer):

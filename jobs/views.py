@@ -293,7 +293,12 @@ def schedule_action(request, schedule_id):
 
 @login_required
 def workers(request):
-    return _render(request, "jobs/workers.html", {"workers": selectors.worker_overview()})
+    from jobs.observability.selectors import worker_pools
+
+    workers = selectors.worker_overview()
+    for worker in workers:
+        worker["uptime"] = duration_text(worker["uptime_seconds"])
+    return _render(request, "jobs/workers.html", {"workers": workers, "pools": worker_pools()})
 
 
 _cpu_primed = {"done": False}

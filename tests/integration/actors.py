@@ -95,3 +95,14 @@ def stuck_in_c(seconds=60):
     _count_execution()
     time.sleep(seconds)
     return "woke up"
+
+
+@job_actor(actor_name="t.burn_cpu", retry=Fixed(max_retries=0))
+def burn_cpu(rounds=3_000_000, fail=False):
+    """Pure-Python arithmetic: CPU time of its own thread (jobs.observability.usage)."""
+    total = 0
+    for n in range(rounds):
+        total += n * n % 7
+    if fail:
+        raise ValueError("burned, then failed")
+    return total
