@@ -56,7 +56,7 @@ def actors(request):
     except ValueError:
         window = 60
     usage = {row["actor"]: row for row in selectors.actor_usage(window_minutes=window)}
-    rows = [{"spec": spec, "usage": usage.pop(spec.name, None)} for spec in registry.all_specs()]
-    rows += [{"spec": None, "name": name, "usage": row} for name, row in sorted(usage.items())]
+    rows = [{"name": s.name, "queue": s.queue_name, "usage": usage.pop(s.name, None)} for s in registry.all_specs()]
+    rows += [{"name": name, "queue": "?", "usage": row} for name, row in sorted(usage.items())]  # no longer declared
     context = {"rows": rows, "window": window, "windows": [15, 60, 360, 1440]}
     return _render(request, "jobs/actors.html", context)
