@@ -28,6 +28,8 @@ from reports import services
 services.seed_demo_data()
 report = services.report_request(requested_by=get_user_model().objects.get(username="live-staff"))
 services.store_report_generate(report_id=report.id)
+from jobs.models import Worker
+Worker.objects.create(id="st-host:1:aa/2", hostname="st-host", pid=2, queues=["default"], threads=4)
 print(report.id)
 """
 
