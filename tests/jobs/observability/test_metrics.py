@@ -149,3 +149,21 @@ def test_public_and_disabled(settings):
     assert Client().get("/metrics").status_code == 200
     settings.METRICS_ENABLED = False
     assert Client().get("/metrics").status_code == 404
+
+
+def test_a_scrape_costs_the_same_queries_at_any_size(staff_browser):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            scrape(staff_browser)
+        return len(captured)
+
+    small = queries()
+    host = WorkerHost.objects.create(id="h9", hostname="beta", pid=1)
+    for n in range(5):
+        Worker.objects.create(id=f"h9/{n}", host=host, hostname="beta", pid=n, queues=["default"], threads=2)
+        failed = JobFactory(status=S.FAILED, queue_name="scans")
+        JobAttempt.objects.create(job=failed, number=1, outcome=AttemptOutcome.FAILED)
+    assert queries() == small

@@ -175,3 +175,19 @@ def test_the_job_page_and_api_show_what_each_attempt_cost(reader_browser, reader
     body = reader_client.get(f"/api/v1/jobs/{job.pk}").json()
     assert (body["cpu_seconds"], body["peak_rss_bytes"]) == (1.5, 2**30)
     assert body["attempt_log"][0]["cpu_seconds"] == 0.25
+
+
+def test_the_worker_page_costs_the_same_queries_at_any_history(worker, reader_browser):
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert reader_browser.get(f"/workers/{WORKER_ID}/?partial=1").status_code == 200
+        return len(captured)
+
+    before = queries()
+    for _ in range(10):
+        failed = JobFactory(status=S.FAILED, worker_id=WORKER_ID, actor_name="t.always_fail", attempts=1)
+        JobAttempt.objects.create(job=failed, number=1, outcome=AttemptOutcome.FAILED, worker_id=WORKER_ID)
+        JobFactory(status=S.RUNNING, worker_id=WORKER_ID)
+    assert queries() == before
