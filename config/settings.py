@@ -414,6 +414,13 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
     }
 )
 
+# --- Prometheus /metrics (jobs.observability) -------------------------------------------------
+# Off: 404. On: a scraper sends "Authorization: Bearer <METRICS_TOKEN>", or a staff user is signed
+# in; anyone else gets 401/403, unless METRICS_PUBLIC opens it (a private network only).
+METRICS_ENABLED = env.bool("METRICS_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_PUBLIC = env.bool("METRICS_PUBLIC", default=False)
+
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

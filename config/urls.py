@@ -24,6 +24,7 @@ api_v1 = [
     path("", include("reports.urls")),
     path("", include("documents.urls")),
     path("", include("monitoring.urls")),
+    path("", include("jobs.observability.urls")),
 ]
 
 urlpatterns = [
@@ -40,6 +41,7 @@ urlpatterns = [
     path("documents/", include("documents.page_urls")),
     path("monitoring/", include("monitoring.page_urls")),
     path("alerts/", include("jobs.alerts.page_urls")),
+    path("", include("jobs.observability.page_urls")),
     path("", include("jobs.page_urls")),
 ]
 

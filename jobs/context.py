@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from jobs.errors import JobCancelled, JobFenced
+from jobs.observability import usage
 from jobs.registry import ActorSpec
 
 # A progress write at most this often; a cancellation check reads the database at most this often.
@@ -45,6 +46,8 @@ class JobContext:
     thread_id: int
     started_at: object
     started_monotonic: float = field(default_factory=time.monotonic)
+    # Made in the worker thread that runs the copy: where its CPU time is counted from.
+    usage_started: tuple[float, int] = field(default_factory=usage.sample)
     cancel_event: threading.Event = field(default_factory=threading.Event)
     fenced: bool = False
     soft_limit_fired: bool = False

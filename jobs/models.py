@@ -79,6 +79,10 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     error_type = models.CharField(max_length=200, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
+    # What the successful attempt cost (unsuccessful ones: on their JobAttempt); see jobs.observability.usage.
+    cpu_seconds = models.FloatField(null=True, blank=True)
+    peak_rss_bytes = models.BigIntegerField(null=True, blank=True)
+    rss_growth_bytes = models.BigIntegerField(null=True, blank=True)
 
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     # Indexed below only where set: most jobs have no parent, and every status change would
@@ -202,10 +206,19 @@ class JobAttempt(models.Model):
     # A copy that was fenced (its job taken from it) but still finished: what it did, and when.
     late_outcome = models.CharField(max_length=16, blank=True, default="")
     late_at = models.DateTimeField(null=True, blank=True)
+    # Measured by the worker that ran it (None for an attempt lost with its worker); see jobs.observability.usage.
+    cpu_seconds = models.FloatField(null=True, blank=True)
+    peak_rss_bytes = models.BigIntegerField(null=True, blank=True)
+    rss_growth_bytes = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["job", "number"]
         constraints = [models.UniqueConstraint(fields=["job", "number"], name="attempt_job_number_uniq")]
+        # A worker's recent attempts and the per-actor usage window (attempt rows are rare writes).
+        indexes = [
+            models.Index(fields=["worker_id", "-finished_at"], name="attempt_worker_finished_idx"),
+            models.Index(fields=["finished_at"], name="attempt_finished_idx"),
+        ]
 
     def __str__(self):
         return f"attempt {self.number} of {self.job_id}: {self.outcome}"
@@ -253,6 +266,8 @@ class Worker(models.Model):
     running_jobs = models.PositiveIntegerField(default=0)
     jobs_succeeded = models.PositiveBigIntegerField(default=0)
     jobs_failed = models.PositiveBigIntegerField(default=0)
+    # Reported by the process itself with its statistics (jobs.worker.maintenance).
+    rss_bytes = models.BigIntegerField(null=True, blank=True, help_text="Resident memory at the last report.")
 
     class Meta:
         ordering = ["-heartbeat_at"]

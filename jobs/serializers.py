@@ -138,6 +138,9 @@ class AttemptOutput(serializers.ModelSerializer):
             "charged",
             "late_outcome",
             "late_at",
+            "cpu_seconds",
+            "peak_rss_bytes",
+            "rss_growth_bytes",
         ]
 
 
@@ -197,6 +200,10 @@ class JobDetailOutput(JobOutput):
             "row_expires_at",
             "result_expires_at",
             "reruns",
+            # What the successful attempt cost (the others': in attempt_log).
+            "cpu_seconds",
+            "peak_rss_bytes",
+            "rss_growth_bytes",
         ]
 
     def get_reruns(self, job) -> list[str]:

@@ -225,36 +225,43 @@ def claim_many(requests, *, worker_id: str) -> dict[str, Claim]:
 
 def succeed_many(items) -> set[str]:
     """running → succeeded for many copies in one statement; ``items`` are (job_id, token, result)
-    with JSON-safe results. Returns the ids that moved; the others' copies had been fenced."""
+    with JSON-safe results, optionally followed by the attempt's usage (cpu_seconds,
+    peak_rss_bytes, rss_growth_bytes). Returns the ids that moved; the others' copies had been fenced."""
     if not items:
         return set()
     now = now_sql()
     set_clause = (
-        f"status = 'succeeded', status_changed_at = {now}, finished_at = {now}, result = v.result, progress = 100"
+        f"status = 'succeeded', status_changed_at = {now}, finished_at = {now}, result = v.result, progress = 100, "
+        "cpu_seconds = v.cpu, peak_rss_bytes = v.peak, rss_growth_bytes = v.growth"
     )
     guard = "j.id = v.id AND j.dispatch_token = v.token AND (j.status = 'running') IS TRUE"
     if connection.vendor == "postgresql":
-        values = ", ".join(["(%s::uuid, %s::integer, %s::jsonb)"] * len(items))
+        values = ", ".join(["(%s::uuid, %s::integer, %s::jsonb, %s::float8, %s::bigint, %s::bigint)"] * len(items))
         params = []
-        for job_id, token, result in items:
-            params += [str(job_id), token, _json(result)]
+        for job_id, token, result, *usage in items:
+            params += [str(job_id), token, _json(result), *_usage(usage)]
         sql = (
-            f"UPDATE {_table} AS j SET {set_clause} FROM (VALUES {values}) AS v(id, token, result) "
+            f"UPDATE {_table} AS j SET {set_clause} FROM (VALUES {values}) AS v(id, token, result, cpu, peak, growth) "
             f"WHERE {guard} RETURNING j.id"
         )
         with connection.cursor() as cursor:
             cursor.execute(_hot_path_prefix() + sql, params)
             return {_id(row[0]) for row in cursor.fetchall()}
     moved = set()
-    sql = (
-        f"UPDATE {_table} SET {set_clause.replace('v.result', '%s')} "
-        f"WHERE id = %s AND dispatch_token = %s AND status = 'running' RETURNING id"
-    )
+    for column in ("result", "cpu", "peak", "growth"):
+        set_clause = set_clause.replace(f"v.{column}", "%s")
+    sql = f"UPDATE {_table} SET {set_clause} WHERE id = %s AND dispatch_token = %s AND status = 'running' RETURNING id"
     with transaction.atomic(), connection.cursor() as cursor:
-        for job_id, token, result in items:
-            cursor.execute(sql, [_json(result), Job._meta.pk.get_db_prep_value(job_id, connection), token])
+        for job_id, token, result, *usage in items:
+            params = [_json(result), *_usage(usage), Job._meta.pk.get_db_prep_value(job_id, connection), token]
+            cursor.execute(sql, params)
             moved |= {_id(row[0]) for row in cursor.fetchall()}
     return moved
+
+
+def _usage(usage) -> list:
+    """(cpu_seconds, peak_rss_bytes, rss_growth_bytes) of a success item, None where not measured."""
+    return list(usage[:3]) if usage else [None, None, None]
 
 
 def _id(value) -> str:

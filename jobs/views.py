@@ -379,7 +379,12 @@ def schedule_action(request, schedule_id):
 
 @login_required
 def workers(request):
-    context = {"workers": selectors.worker_overview(), "autoscale_events": selectors.autoscale_events()}
+    from jobs.observability.selectors import worker_pools
+
+    workers = selectors.worker_overview()
+    for worker in workers:
+        worker["uptime"] = duration_text(worker["uptime_seconds"])
+    context = {"workers": workers, "pools": worker_pools(), "autoscale_events": selectors.autoscale_events()}
     return _render(request, "jobs/workers.html", context)
 
 

@@ -94,6 +94,13 @@ def alert_rule(objects):
     return {"rule_id": objects["alert"].rule_id}
 
 
+def worker(objects):
+    from jobs.models import Worker
+
+    row, _ = Worker.objects.get_or_create(id="matrix:1:aa/2", defaults={"hostname": "matrix", "pid": 2})
+    return {"worker_id": row.pk}
+
+
 def upload(objects):
     handle = io.BytesIO(STATUS_CSV)
     handle.name = "store_status.csv"
@@ -393,6 +400,12 @@ ROWS = [
     Row("alerts:rule_update", "post", 302, 403, 302, kwargs=alert_rule, data=lambda o: {"action": "disable"}),
     # --- The Django admin's doors (inside, its own permissions apply): staff only ---
     Row("admin:index", "get", 302, 302, 200),
+    # --- Observability: worker detail and actor usage (reads); /metrics for staff or its bearer token ---
+    Row("api:worker-detail", "get", 401, 200, 200, kwargs=worker),
+    Row("api:actor-usage", "get", 401, 200, 200),
+    Row("observability:worker_detail", "get", 302, 200, 200, kwargs=worker),
+    Row("observability:actors", "get", 302, 200, 200),
+    Row("observability:metrics", "get", 401, 403, 200),
     Row("admin:login", "get", 200, 200, 302),  # a non-staff user is told to sign in as staff
 ]
 # Every dashboard action is a POST: a GET of one is 405 (nothing changes on a link or a prefetch).

@@ -118,7 +118,8 @@ def worker_overview() -> list[dict]:
     """Live worker processes with their host, heartbeat age and the jobs they run now."""
     workers = list(
         live_workers().annotate(
-            heartbeat_age=ExpressionWrapper(Now() - F("heartbeat_at"), output_field=DurationField())
+            heartbeat_age=ExpressionWrapper(Now() - F("heartbeat_at"), output_field=DurationField()),
+            age=ExpressionWrapper(Now() - F("started_at"), output_field=DurationField()),
         )
     )
     running = {}
@@ -138,6 +139,8 @@ def worker_overview() -> list[dict]:
             "threads": w.threads,
             "started_at": w.started_at,
             "heartbeat_age_seconds": round(max(w.heartbeat_age.total_seconds(), 0.0), 1),
+            "uptime_seconds": round(max(w.age.total_seconds(), 0.0), 1),
+            "rss_bytes": w.rss_bytes,
             "jobs_succeeded": w.jobs_succeeded,
             "jobs_failed": w.jobs_failed,
             "running_jobs": running.get(w.id, []),

@@ -62,7 +62,8 @@ def storable_result(result):
 
 
 def jobs_succeed(items) -> set[str]:
-    """Mark many copies succeeded in one statement; ``items`` are (job_id, token, storable result).
+    """Mark many copies succeeded in one statement; ``items`` are (job_id, token, storable result),
+    optionally followed by the attempt's usage (see ``states.succeed_many``).
     Returns the ids that moved. A row the database refuses (it should not happen: results are
     cleaned) is written alone with a summary in place of its result, so it never sinks its batch."""
     try:
@@ -70,12 +71,12 @@ def jobs_succeed(items) -> set[str]:
     except DataError as exc:
         logger.error("A batch of %d successes was refused (%s); writing them one by one.", len(items), exc)
     moved: set[str] = set()
-    for job_id, token, result in items:
+    for job_id, token, result, *usage in items:
         try:
-            moved |= states.succeed_many([(job_id, token, result)])
+            moved |= states.succeed_many([(job_id, token, result, *usage)])
         except DataError as exc:
             summary = {"unstorable_result": clean_text(repr(result), 1000), "reason": clean_text(exc, 200)}
-            moved |= states.succeed_many([(job_id, token, summary)])
+            moved |= states.succeed_many([(job_id, token, summary, *usage)])
     return moved
 
 
@@ -100,8 +101,9 @@ def format_traceback(exc: BaseException) -> str:
     return "".join(tb.format_exception(type(exc), exc, exc.__traceback__, limit=30))
 
 
-def job_fail_attempt(ctx, exc: BaseException, *, traceback_text: str = "") -> str | None:
-    """Record an attempt that raised and move the job to cancelled, failed or retrying.
+def job_fail_attempt(ctx, exc: BaseException, *, traceback_text: str = "", usage=None) -> str | None:
+    """Record an attempt that raised and move the job to cancelled, failed or retrying; ``usage``
+    is what the attempt cost (a ``jobs.observability.usage.AttemptUsage``), if measured.
 
     Returns the new status, or None when the copy no longer held the job (it was fenced).
     """
@@ -151,6 +153,7 @@ def job_fail_attempt(ctx, exc: BaseException, *, traceback_text: str = "") -> st
             error_type=error_type,
             error_message=error_message,
             traceback=clean_text(traceback_text[-20000:]),
+            **(usage._asdict() if usage is not None else {}),
         )
     return target
 

@@ -20,6 +20,7 @@ import threading
 import time
 from datetime import timedelta
 
+import psutil
 from django.db import Error
 from django.db.models import F
 from django.db.models.functions import Now
@@ -45,6 +46,7 @@ class ProcessMaintenance(threading.Thread):
         self.threads = threads
         self.stopping = threading.Event()
         self._next_stats = 0.0
+        self._process = psutil.Process()
 
     def run(self) -> None:
         try:
@@ -103,6 +105,7 @@ class ProcessMaintenance(threading.Thread):
         succeeded, failed = self.runtime.stats.take()
         fields = {
             "running_jobs": len(context.running_jobs()),
+            "rss_bytes": self._process.memory_info().rss,
             "jobs_succeeded": F("jobs_succeeded") + succeeded,
             "jobs_failed": F("jobs_failed") + failed,
         }
@@ -117,6 +120,7 @@ class ProcessMaintenance(threading.Thread):
                     "queues": self.queues,
                     "threads": self.threads,
                     "running_jobs": fields["running_jobs"],
+                    "rss_bytes": fields["rss_bytes"],
                     "jobs_succeeded": succeeded,
                     "jobs_failed": failed,
                 },

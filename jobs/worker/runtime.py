@@ -25,6 +25,7 @@ from jobs import broker, context, registry, services, states
 from jobs.controls import gate
 from jobs.db import with_db_retries
 from jobs.errors import JobFenced
+from jobs.observability.usage import attempt_usage
 from jobs.worker.batching import BatchWriter
 from jobs.worker.maintenance import ProcessMaintenance
 
@@ -128,14 +129,14 @@ class ProcessRuntime:
     def _succeed_and_ack(self, items):
         """Commit a batch of successes, record what fenced copies did, then acknowledge the
         batch's messages (one Redis round trip). Retries the database until it answers."""
-        rows = [(job_id, token, result) for job_id, token, result, *_ in items]
+        rows = [(job_id, token, result, *usage) for job_id, token, result, _, _, _, usage in items]
         moved = with_db_retries(lambda: services.jobs_succeed(rows), forever=True)
-        for job_id, _, _, attempt, _, _ in items:
+        for job_id, _, _, attempt, *_ in items:
             if job_id not in moved:
                 late = {"job_id": job_id, "attempt": attempt, "outcome": "succeeded"}
                 with_db_retries(lambda late=late: services.job_record_late_effect(**late))
         try:
-            broker.ack_messages([(queue_name, message_id) for *_, queue_name, message_id in items if message_id])
+            broker.ack_messages([(queue, message_id) for _, _, _, _, queue, message_id, _ in items if message_id])
         except Exception as exc:  # Redis away: the jobs are recorded; a stale message claims nothing
             logger.warning("Acknowledging %d message(s) failed: %s", len(items), exc)
         self.pending_successes.difference_update(job_id for job_id, *_ in items)
@@ -190,16 +191,17 @@ class ProcessRuntime:
         if ctx is None or ctx.message_id != message.message_id:
             return
         ctx.end_interrupts()
+        usage = attempt_usage(ctx.usage_started)
         try:
             if exception is None:
-                self._record_success(ctx, message, result)
+                self._record_success(ctx, message, result, usage)
             else:
-                self._record_failure(ctx, exception)
+                self._record_failure(ctx, exception, usage)
         finally:
             context.deactivate(ctx)
             self.suspect_slot.release(ctx.crash_suspect)
 
-    def _record_success(self, ctx, message, result) -> None:
+    def _record_success(self, ctx, message, result, usage) -> None:
         stored = services.storable_result(result)
         message_id = message.options.get("redis_message_id")
         if message_id:
@@ -208,13 +210,14 @@ class ProcessRuntime:
             message.options[broker.ACKED_AFTER_COMMIT] = True
             message.options["redis_message_id"] = f"{message_id}:acked-after-commit"
         self.pending_successes.add(ctx.job_id)
-        self.finisher.submit_nowait((ctx.job_id, ctx.token, stored, ctx.attempt, message.queue_name, message_id))
+        item = (ctx.job_id, ctx.token, stored, ctx.attempt, message.queue_name, message_id, usage)
+        self.finisher.submit_nowait(item)
         self.stats.record(True)
 
-    def _record_failure(self, ctx, exception) -> None:
+    def _record_failure(self, ctx, exception, usage) -> None:
         trace = services.format_traceback(exception)
         status = with_db_retries(
-            lambda: services.job_fail_attempt(ctx, exception, traceback_text=trace),
+            lambda: services.job_fail_attempt(ctx, exception, traceback_text=trace, usage=usage),
             forever=True,
             stopping=self.stopping,
         )

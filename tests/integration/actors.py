@@ -148,3 +148,14 @@ def probe(tag: str = "", seconds: float = 0.0):
     finally:
         client.decr(running)
     return tag
+
+
+@job_actor(actor_name="t.burn_cpu", retry=Fixed(max_retries=0))
+def burn_cpu(rounds=3_000_000, fail=False):
+    """Pure-Python arithmetic: CPU time of its own thread (jobs.observability.usage)."""
+    total = 0
+    for n in range(rounds):
+        total += n * n % 7
+    if fail:
+        raise ValueError("burned, then failed")
+    return total

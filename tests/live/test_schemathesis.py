@@ -31,6 +31,8 @@ report = services.report_request(requested_by=get_user_model().objects.get(usern
 services.store_report_generate(report_id=report.id)
 from jobs.alerts.services import alerts_evaluate
 alerts_evaluate()  # no worker runs: the default no-worker rule opens alerts, the first has id 1
+from jobs.models import Worker
+Worker.objects.create(id="st-host:1:aa/2", hostname="st-host", pid=2, queues=["default"], threads=4)
 print(report.id)
 """
 
