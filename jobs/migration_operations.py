@@ -1,6 +1,7 @@
 """Migration operations the jobs app needs beyond Django's own."""
 
 from django.contrib.postgres.operations import AddIndexConcurrently
+from django.db.migrations import AddIndex
 
 
 class AddPostgresIndexConcurrently(AddIndexConcurrently):
@@ -14,3 +15,19 @@ class AddPostgresIndexConcurrently(AddIndexConcurrently):
     def database_backwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
             super().database_backwards(app_label, schema_editor, from_state, to_state)
+
+
+class AddIndexConcurrentlyWherePossible(AddIndexConcurrently):
+    """An index built without blocking writes on PostgreSQL, and plainly elsewhere (SQLite)."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+        else:
+            AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+        else:
+            AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)

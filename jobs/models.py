@@ -108,6 +108,12 @@ class Job(models.Model):
                 name="job_dead_created_idx",
                 condition=Q(status__in=[JobStatus.FAILED, JobStatus.CANCELLED]),
             ),
+            # The dead letters page: failed jobs grouped by (actor, error type), latest first.
+            models.Index(
+                fields=["actor_name", "error_type", "finished_at"],
+                name="job_dead_group_idx",
+                condition=Q(status=JobStatus.FAILED),
+            ),
             models.Index(fields=["actor_name", "-created_at"], name="job_actor_created_idx"),
             models.Index(fields=["queue_name", "status"], name="job_queue_status_idx"),
             models.Index(fields=["finished_at"], name="job_finished_idx", condition=Q(status__in=TERMINAL_STATUSES)),

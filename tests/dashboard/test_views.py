@@ -215,6 +215,21 @@ def test_dead_letters_group_and_retry_or_purge_a_group(staff_browser):
     assert not Job.objects.filter(status=JobStatus.FAILED).exists()
 
 
+def test_dead_letter_groups_show_their_span_and_latest_message(db):
+    from jobs import selectors
+
+    old = finished_job(status=JobStatus.FAILED, minutes_ago=50, actor_name="echo", error_type="KeyError")
+    Job.objects.filter(pk=old.pk).update(error_message="first failure")
+    new = finished_job(status=JobStatus.FAILED, minutes_ago=5, actor_name="echo", error_type="KeyError")
+    Job.objects.filter(pk=new.pk).update(error_message="latest failure")
+    finished_job(status=JobStatus.SUCCEEDED, actor_name="echo")
+    (group,) = selectors.dead_letter_groups()
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (group["n"], group["sample"]) == (2, "latest failure")
+    assert (group["first"], group["last"]) == (old.finished_at, new.finished_at)
+
+
 def test_staff_pause_resume_and_run_a_schedule(staff_browser):
     schedule = Schedule.objects.create(name="tick", actor_name="echo", interval_seconds=60)
     url = reverse("jobs:schedule_action", args=[schedule.pk])
