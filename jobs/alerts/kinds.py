@@ -119,10 +119,10 @@ def stuck_jobs(params: dict, now: datetime) -> dict[str, Finding]:
 def queue_latency(params: dict, now: datetime) -> dict[str, Finding]:
     """Queues whose oldest job waiting to start (pending or queued, due) waited longer than allowed.
     A paused queue waits on purpose: an operator paused it (jobs.controls), no alert."""
-    from jobs.controls.models import QueueControl
+    from jobs.controls.gate import cache as controls
 
     limit = params["max_wait_seconds"]
-    paused = set(QueueControl.objects.filter(paused=True).values_list("queue_name", flat=True))
+    paused = controls.get().paused  # the engine's own view of the pauses, as the queues page reads it
     queues = [q for q in (params["queues"] or _queues()) if q not in paused]
     rows = (
         Job.objects.filter(status__in=(S.PENDING, S.QUEUED), queue_name__in=queues)

@@ -114,6 +114,25 @@ def _snapshot(control, fields) -> dict:
     return {name: getattr(control, name) for name in fields}
 
 
+def _limits_apply(model, *, key: dict, changes: dict, fields, user, action: str, target_type: str):
+    """Write a queue's or an actor's cleaned limit changes under its row lock, audited before/after."""
+    with transaction.atomic():
+        control, _ = model.objects.select_for_update().get_or_create(**key)
+        before = _snapshot(control, fields)
+        for name, value in changes.items():
+            setattr(control, name, value)
+        control.save()
+        audit_record(
+            user=user,
+            action=action,
+            target_type=target_type,
+            target_id=next(iter(key.values())),
+            detail={"before": before, "after": _snapshot(control, fields)},
+        )
+        _changed()
+    return control
+
+
 def queue_set_limits(
     *,
     queue_name: str,
@@ -134,21 +153,15 @@ def queue_set_limits(
         },
         QUEUE_LIMIT_FIELDS,
     )
-    with transaction.atomic():
-        control, _ = QueueControl.objects.select_for_update().get_or_create(queue_name=queue_name)
-        before = _snapshot(control, QUEUE_LIMIT_FIELDS)
-        for name, value in changes.items():
-            setattr(control, name, value)
-        control.save()
-        audit_record(
-            user=user,
-            action="queue.limit",
-            target_type="queue",
-            target_id=queue_name,
-            detail={"before": before, "after": _snapshot(control, QUEUE_LIMIT_FIELDS)},
-        )
-        _changed()
-    return control
+    return _limits_apply(
+        QueueControl,
+        key={"queue_name": queue_name},
+        changes=changes,
+        fields=QUEUE_LIMIT_FIELDS,
+        user=user,
+        action="queue.limit",
+        target_type="queue",
+    )
 
 
 def actor_set_limits(
@@ -160,21 +173,15 @@ def actor_set_limits(
         {"max_concurrency": max_concurrency, "rate_limit": rate_limit, "rate_period": rate_period},
         ACTOR_LIMIT_FIELDS,
     )
-    with transaction.atomic():
-        control, _ = ActorControl.objects.select_for_update().get_or_create(actor_name=actor_name)
-        before = _snapshot(control, ACTOR_LIMIT_FIELDS)
-        for name, value in changes.items():
-            setattr(control, name, value)
-        control.save()
-        audit_record(
-            user=user,
-            action="actor.limit",
-            target_type="actor",
-            target_id=actor_name,
-            detail={"before": before, "after": _snapshot(control, ACTOR_LIMIT_FIELDS)},
-        )
-        _changed()
-    return control
+    return _limits_apply(
+        ActorControl,
+        key={"actor_name": actor_name},
+        changes=changes,
+        fields=ACTOR_LIMIT_FIELDS,
+        user=user,
+        action="actor.limit",
+        target_type="actor",
+    )
 
 
 def job_hold(*, job_id, token: int, delay: float, reason: str = "") -> bool:
