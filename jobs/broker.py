@@ -10,12 +10,18 @@ Redis is ready to run and stays in ``.msgs`` under an id derived from (job id, t
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import current_millis, dq_name
+from dramatiq.errors import ConnectionClosed
+
+logger = logging.getLogger(__name__)
 
 # Set on a message whose success the engine acknowledges itself, after the commit (see
 # jobs.worker.runtime): Dramatiq's own acknowledgement of it is then skipped.
@@ -23,49 +29,113 @@ ACKED_AFTER_COMMIT = "acked_after_commit"
 
 
 class _Consumer(_RedisConsumer):
-    """Dramatiq's Redis consumer, plus: what it had prefetched is given back when it is closed.
+    """Dramatiq's Redis consumer, plus: this process gives back what sits in its own ack set but
+    nothing in it holds any more.
 
-    On a connection error (an ack that fails while Redis restarts) Dramatiq's consumer thread closes
-    its consumer and starts a new one; the old one's prefetched messages are dropped from memory
-    while Redis keeps them in this process's ack set. The process stays alive and keeps beating, so
-    no dead-consumer requeue ever takes them back: those jobs would wait for ever. ``close`` hands
-    them back, at once when Redis answers, else through the next consumer of the same queue.
+    Redis keeps a fetched message in the fetching process's ack set until it is acked, and only the
+    death of that process requeues it. A live process can lose fetched messages from memory: a
+    fetch whose reply was lost when Redis went away (the script ran, the ids moved into the ack
+    set), a Redis restarted on its AOF that brings back ids of that process's ack set, the
+    prefetch cache that Dramatiq's consumer thread drops when it closes the consumer after a
+    connection error. The process stays alive and keeps beating, so those jobs would wait for ever.
+
+    So each consumer compares, every ``SWEEP_INTERVAL`` seconds and first thing after it is
+    opened or closed, the ack set of its queue with what this process holds (``_Held``) and puts
+    the difference back at the head of the queue. Requeueing is safe against races: Dramatiq's
+    requeue moves only ids still in the ack set, and a message the engine no longer wants claims
+    nothing (its token is fenced).
     """
+
+    SWEEP_INTERVAL = 5.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.held = _Held.of(self.broker, self.queue_name)
+        self.next_sweep = 0.0  # at once: the consumer it replaces may have lost messages
 
     def ack(self, message):
         if message.options.get(ACKED_AFTER_COMMIT):
+            # The finisher acks after the commit (ack_messages), and lets go of the message then.
             self.queued_message_ids.discard(message.message_id)  # prefetch accounting only
             return
         super().ack(message)
+        self.held.discard(message.options["redis_message_id"])
+
+    def nack(self, message):
+        super().nack(message)
+        self.held.discard(message.options["redis_message_id"])
+
+    def requeue(self, messages):
+        messages = list(messages)
+        super().requeue(messages)
+        self.held.discard_all(m.options["redis_message_id"] for m in messages)
 
     def close(self):
-        orphans = _orphaned.setdefault((id(self.broker), self.queue_name), set())
-        for data in self.message_cache:
-            if data is not None:
-                orphans.add(dramatiq.Message.decode(data).options["redis_message_id"])
-        self.message_cache = []
-        self._give_back_orphans()
+        self.message_cache = []  # no longer held: the sweep below gives them back
+        try:
+            self.sweep()
+        except redis.ConnectionError:
+            pass  # the next consumer of this queue sweeps first thing
         super().close()
 
     def __next__(self):
-        if _orphaned.get((id(self.broker), self.queue_name)):
-            self._give_back_orphans()
-        return super().__next__()
+        if time.monotonic() >= self.next_sweep:
+            try:
+                self.sweep()
+            except redis.ConnectionError as exc:
+                raise ConnectionClosed(exc) from None
+        message = super().__next__()
+        if message is not None:
+            self.held.add(message.options["redis_message_id"])
+        return message
 
-    def _give_back_orphans(self) -> None:
-        orphans = _orphaned.get((id(self.broker), self.queue_name))
-        if not orphans:
-            return
-        ids = sorted(orphans)
-        try:
-            self.broker.do_requeue(self.queue_name, *ids)  # only ids still in this process's ack set
-        except redis.ConnectionError:
-            return  # still down: the next consumer of this queue tries again
-        orphans.difference_update(ids)
+    def sweep(self) -> int:
+        """Requeue, at the head of the queue, the ids of this process's ack set that nothing here
+        holds. Runs in the consumer thread, the only one that fetches into that set."""
+        acks = f"{self.broker.namespace}:__acks__.{self.broker.broker_id}.{self.queue_name}"
+        in_redis = {x.decode() if isinstance(x, bytes) else x for x in self.broker.client.smembers(acks)}
+        self.next_sweep = time.monotonic() + self.SWEEP_INTERVAL
+        cached = {dramatiq.Message.decode(data).options["redis_message_id"] for data in self.message_cache if data}
+        lost = sorted(in_redis - cached - self.held.snapshot())
+        if lost:
+            _give_back(self.broker, self.queue_name, lost)
+            logger.warning("Gave back %d message(s) of queue %s lost from memory.", len(lost), self.queue_name)
+        return len(lost)
 
 
-# (broker, queue) → prefetched message ids a closed consumer could not give back yet.
-_orphaned: dict[tuple[int, str], set[str]] = {}
+class _Held:
+    """The Redis message ids this process was handed by its consumers of one queue and has not
+    acknowledged, rejected or requeued yet: waiting for a worker thread, running, or succeeded and
+    waiting for the finisher's acknowledgement. Shared by a queue's successive consumers and the
+    finisher thread."""
+
+    _all: dict[tuple[int, str], _Held] = {}
+    _guard = threading.Lock()
+
+    def __init__(self):
+        self.ids: set[str] = set()
+        self.lock = threading.Lock()
+
+    @classmethod
+    def of(cls, current_broker, queue_name: str) -> _Held:
+        with cls._guard:
+            return cls._all.setdefault((id(current_broker), queue_name), cls())
+
+    def add(self, message_id: str) -> None:
+        with self.lock:
+            self.ids.add(message_id)
+
+    def discard(self, message_id: str) -> None:
+        with self.lock:
+            self.ids.discard(message_id)
+
+    def discard_all(self, message_ids) -> None:
+        with self.lock:
+            self.ids.difference_update(message_ids)
+
+    def snapshot(self) -> set[str]:
+        with self.lock:
+            return set(self.ids)
 
 
 class TrackedRedisBroker(RedisBroker):
@@ -103,7 +173,32 @@ end
 redis.call("zrem", KEYS[1], broker_id)
 return requeued
 """
+# Put ids of this process's ack set back at the head of their queue, each only if it is still in
+# the ack set (not acked meanwhile) and its message is still stored. KEYS: ack set, queue, messages.
+_GIVE_BACK = """
+local given = 0
+for i = 1, #ARGV do
+  if redis.call("srem", KEYS[1], ARGV[i]) > 0 and redis.call("hexists", KEYS[3], ARGV[i]) == 1 then
+    redis.call("lpush", KEYS[2], ARGV[i])
+    given = given + 1
+  end
+end
+return given
+"""
 _scripts: dict = {}
+
+
+def _script(current, name: str, source: str):
+    key = (id(current), name)
+    if key not in _scripts:
+        _scripts[key] = current.client.register_script(source)
+    return _scripts[key]
+
+
+def _give_back(current, queue_name: str, message_ids) -> int:
+    ns = current.namespace
+    keys = [f"{ns}:__acks__.{current.broker_id}.{queue_name}", f"{ns}:{queue_name}", f"{ns}:{queue_name}.msgs"]
+    return int(_script(current, "give_back", _GIVE_BACK)(keys=keys, args=list(message_ids)))
 
 
 def broker():
@@ -172,9 +267,7 @@ def requeue_dead_consumer(broker_id: str, queues, *, drop_message_ids=()) -> int
     """Give back what a dead worker process had fetched but not acked: at the head of each queue,
     except the messages in ``drop_message_ids`` (replaced by new ones). Returns how many went back."""
     current = broker()
-    script = _scripts.get("requeue")
-    if script is None:
-        script = _scripts["requeue"] = current.client.register_script(_REQUEUE_DEAD_CONSUMER)
+    script = _script(current, "requeue", _REQUEUE_DEAD_CONSUMER)
     drop = [str(x) for x in drop_message_ids if x]
     names = []
     for queue_name in queues:
@@ -185,10 +278,20 @@ def requeue_dead_consumer(broker_id: str, queues, *, drop_message_ids=()) -> int
 
 def ack_messages(pairs) -> None:
     """Acknowledge (queue, broker message id) pairs of this process's consumers in one round
-    trip, exactly as Dramatiq's consumer would one by one (its ``dispatch`` script, command ack)."""
+    trip, exactly as Dramatiq's consumer would one by one (its ``dispatch`` script, command ack).
+    The messages are let go of even when Redis is away: the sweep of their consumer then gives
+    them back, and a message whose job is done claims nothing."""
     if not pairs:
         return
     current = broker()
+    try:
+        _ack_messages(current, pairs)
+    finally:
+        for queue_name, message_id in pairs:
+            _Held.of(current, queue_name).discard(message_id)
+
+
+def _ack_messages(current, pairs) -> None:
     script = current.scripts["dispatch"]
     pipe = current.client.pipeline(transaction=False)
     for queue_name, message_id in pairs:

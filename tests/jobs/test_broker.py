@@ -27,6 +27,7 @@ def _drain(consumer, limit: int = 20) -> list[str]:
                 break
             continue
         got.append(message.options["redis_message_id"])
+        consumer.ack(message)
     return got
 
 
@@ -56,3 +57,52 @@ def test_messages_present_sees_a_published_message_until_it_is_acked():
     message = next(consumer)
     consumer.ack(message)
     assert broker.messages_present([(job_id, int(token), queue_name)]) == [False]
+
+
+def _fetch_without_reply(queue_name: str, count: int) -> None:
+    """What a fetch whose reply was lost leaves behind: Dramatiq's fetch script ran (the ids moved
+    from the queue into this process's ack set) but no consumer ever saw the messages."""
+    current = dramatiq.get_broker()
+    current.do_fetch(queue_name, count)
+
+
+def test_a_fetch_whose_reply_was_lost_is_given_back_by_the_next_consumer():
+    queue_name = f"lost-fetch-{uuid.uuid4().hex[:8]}"
+    ids = _publish(queue_name, 3)
+    _fetch_without_reply(queue_name, 2)
+    assert broker.queue_depths([queue_name])[queue_name] == 1
+    consumer = dramatiq.get_broker().consume(queue_name, prefetch=5, timeout=100)
+    got = _drain(consumer)
+    assert got[:2] == ids[:2], "given back at the head of the queue, in their order"
+    assert sorted(got) == sorted(ids)
+    consumer.close()
+
+
+def test_the_sweep_leaves_alone_what_this_process_holds_and_gives_back_what_it_lost():
+    queue_name = f"sweep-{uuid.uuid4().hex[:8]}"
+    ids = _publish(queue_name, 3)
+    consumer = dramatiq.get_broker().consume(queue_name, prefetch=1, timeout=100)
+    running = next(consumer)  # handed to a worker thread: held
+    assert running.options["redis_message_id"] == ids[0]
+    assert consumer.sweep() == 0
+    _fetch_without_reply(queue_name, 1)  # ids[1] is now in the ack set, held by nothing
+    assert consumer.sweep() == 1
+    assert broker.queue_depths([queue_name])[queue_name] == 2
+    consumer.ack(running)
+    assert sorted(_drain(consumer)) == sorted(ids[1:])
+    consumer.close()
+
+
+def test_a_success_acked_after_its_commit_stays_held_until_the_finisher_acks_it():
+    queue_name = f"after-commit-{uuid.uuid4().hex[:8]}"
+    (message_id,) = _publish(queue_name, 1)
+    consumer = dramatiq.get_broker().consume(queue_name, prefetch=1, timeout=100)
+    message = next(consumer)
+    message.options[broker.ACKED_AFTER_COMMIT] = True
+    consumer.ack(message)  # Dramatiq's ack: skipped, the commit has not happened yet
+    assert consumer.sweep() == 0, "still held: the finisher has not acknowledged it"
+    broker.ack_messages([(queue_name, message_id)])
+    job_id, token = message_id.split(".")
+    assert broker.messages_present([(job_id, int(token), queue_name)]) == [False]
+    assert consumer.sweep() == 0
+    consumer.close()
