@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Q
 
 from jobs import registry
 from jobs.alerts.models import AlertKind
@@ -19,6 +19,7 @@ from jobs.errors import ValidationFailed
 from jobs.models import Job, JobStatus
 from jobs.scheduling.models import Schedule
 from jobs.selectors import live_workers
+from jobs.selectors.system import waiting_by_queue
 
 S = JobStatus
 
@@ -124,22 +125,15 @@ def queue_latency(params: dict, now: datetime) -> dict[str, Finding]:
     limit = params["max_wait_seconds"]
     paused = controls.get().paused  # the engine's own view of the pauses, as the queues page reads it
     queues = [q for q in (params["queues"] or _queues()) if q not in paused]
-    rows = (
-        Job.objects.filter(status__in=(S.PENDING, S.QUEUED), queue_name__in=queues)
-        .order_by()
-        .values("queue_name")
-        .annotate(oldest=Min("available_at"), waiting=Count("id"))
-    )
     found = {}
-    for row in rows:
-        waited = (now - row["oldest"]).total_seconds()
-        if waited > limit:
-            found[f"queue:{row['queue_name']}"] = Finding(
-                summary=f"Queue {row['queue_name']}: oldest waiting job waited {int(waited)} s (limit {limit} s)",
+    for queue, waiting in waiting_by_queue(queues).items():
+        if waiting.oldest_seconds > limit:
+            found[f"queue:{queue}"] = Finding(
+                summary=f"Queue {queue}: oldest waiting job waited {int(waiting.oldest_seconds)} s (limit {limit} s)",
                 details={
-                    "queue": row["queue_name"],
-                    "oldest_waiting_seconds": round(waited, 1),
-                    "waiting_jobs": row["waiting"],
+                    "queue": queue,
+                    "oldest_waiting_seconds": round(waiting.oldest_seconds, 1),
+                    "waiting_jobs": waiting.count,
                     "max_wait_seconds": limit,
                 },
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 
 import dramatiq
@@ -30,6 +31,33 @@ def _redis():
     return dramatiq.get_broker().client
 
 
+@dataclass(frozen=True)
+class Waiting:
+    count: int
+    oldest_seconds: float  # how long the oldest has waited, by the database's clock (never < 0)
+
+
+def waiting_by_queue(queues=None) -> dict[str, Waiting]:
+    """Jobs waiting to start (pending or queued) per queue that has any: how many, and how long the
+    oldest has been due. The one place that measures a queue's wait: the queues page, the latency
+    alert and autoscaling all read it."""
+    rows = Job.objects.filter(status__in=(S.PENDING, S.QUEUED))
+    if queues is not None:
+        rows = rows.filter(queue_name__in=list(queues))
+    rows = (
+        rows.order_by()
+        .values("queue_name")
+        .annotate(
+            count=Count("id"),
+            waited=ExpressionWrapper(Now() - Min("available_at"), output_field=DurationField()),
+        )
+    )
+    return {
+        row["queue_name"]: Waiting(count=row["count"], oldest_seconds=max(row["waited"].total_seconds(), 0.0))
+        for row in rows
+    }
+
+
 def queue_overview(*, db_counts: dict[str, dict[str, int]] | None = None) -> list[dict]:
     """Per queue: messages waiting in Redis, the database's counts, and the age of the oldest job
     waiting to start (database clock).
@@ -38,13 +66,7 @@ def queue_overview(*, db_counts: dict[str, dict[str, int]] | None = None) -> lis
     """
     from jobs.selectors.stats import dashboard_counts
 
-    waited = {
-        row["queue_name"]: row["waited"]
-        for row in Job.objects.filter(status__in=(S.PENDING, S.QUEUED))
-        .order_by()
-        .values("queue_name")
-        .annotate(waited=ExpressionWrapper(Now() - Min("available_at"), output_field=DurationField()))
-    }
+    waiting = waiting_by_queue()
     db_counts = dashboard_counts()[1] if db_counts is None else db_counts
     try:
         depths = broker.queue_depths(list(registry.QUEUES))
@@ -56,7 +78,7 @@ def queue_overview(*, db_counts: dict[str, dict[str, int]] | None = None) -> lis
     result = []
     for queue in registry.QUEUES:
         counts = db_counts.get(queue, {})
-        age = waited.get(queue)
+        oldest = waiting[queue].oldest_seconds if queue in waiting else None
         result.append(
             {
                 "name": queue,
@@ -69,7 +91,7 @@ def queue_overview(*, db_counts: dict[str, dict[str, int]] | None = None) -> lis
                 "scheduled": counts.get(S.SCHEDULED, 0),
                 "failed": counts.get(S.FAILED, 0),
                 "depth": counts.get(S.PENDING, 0) + counts.get(S.QUEUED, 0),
-                "oldest_waiting_seconds": round(max(age.total_seconds(), 0.0), 1) if age is not None else None,
+                "oldest_waiting_seconds": round(oldest, 1) if oldest is not None else None,
             }
         )
     return result
@@ -80,20 +102,16 @@ def queue_backlog(*, queues, host_id: str):
     oldest one's wait (database clock), and the jobs running in the host's processes, per process."""
     from jobs.worker.autoscale import Load
 
-    waiting = Job.objects.filter(status__in=(S.PENDING, S.QUEUED), queue_name__in=list(queues)).order_by()
-    summary = waiting.aggregate(
-        count=Count("id"), waited=ExpressionWrapper(Now() - Min("available_at"), output_field=DurationField())
-    )
+    waiting = waiting_by_queue(queues).values()
     running = dict(
         Job.objects.filter(status=S.RUNNING, worker_id__startswith=f"{host_id}/")
         .order_by()
         .values_list("worker_id")
         .annotate(n=Count("id"))
     )
-    waited = summary["waited"]
     return Load(
-        waiting=summary["count"],
-        oldest_wait=max(waited.total_seconds(), 0.0) if waited is not None else None,
+        waiting=sum(w.count for w in waiting),
+        oldest_wait=max((w.oldest_seconds for w in waiting), default=None),
         running=sum(running.values()),
         running_by_worker=running,
     )
