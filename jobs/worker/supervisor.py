@@ -256,7 +256,10 @@ class Supervisor:
             "JOBS_HOST_ID": self.host_id,
             "JOBS_SUPERVISOR_PID": str(os.getpid()),
         }
-        argv = [sys.executable, os.path.join(settings.BASE_DIR, "manage.py"), "run_worker", "--child"]
+        # --skip-checks: the supervisor ran Django's system checks once; in a child they would cost
+        # about half of its start (they import every URL conf and API), and a restart is on the
+        # path of every job its dead predecessor was running.
+        argv = [sys.executable, os.path.join(settings.BASE_DIR, "manage.py"), "run_worker", "--child", "--skip-checks"]
         argv += ["--threads", str(self.threads), "--shutdown-timeout", str(self.shutdown_timeout)]
         argv += ["-v", str(self.verbosity)]
         if self.queues:

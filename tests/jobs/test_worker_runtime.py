@@ -180,16 +180,55 @@ def test_with_db_retries_rides_out_interface_errors():
 
 def test_one_crash_suspect_at_a_time_runs_in_a_process_beside_other_jobs():
     slot = SuspectSlot()
-    events = []
-    slot.acquire(True)
-    other, _ = in_thread(lambda: (slot.acquire(False), events.append("ordinary"), slot.release(False)))
-    second, _ = in_thread(lambda: (slot.acquire(True), events.append("suspect"), slot.release(True)))
-    other.join(5)
-    time.sleep(0.2)
-    assert events == ["ordinary"]  # ordinary jobs never wait; the second suspect does
+    assert slot.acquire(True)
+    assert slot.acquire(False), "ordinary jobs never wait"
+    assert not slot.acquire(True), "a second suspect does not start here (and does not wait)"
     slot.release(True)
-    second.join(5)
-    assert events == ["ordinary", "suspect"]
+    assert slot.acquire(True)
+
+
+def test_a_suspect_that_finds_the_slot_taken_waits_in_the_database_not_in_a_thread(tracking):
+    """A thread blocked on the slot hoarded its message: a process that prefetched several suspects
+    ran them one after another while the other processes had nothing to run (SIGKILL storm: kill ->
+    next start up to 26 s with free threads). Now it goes back to the database, uncharged, and is
+    published again at the head of its queue."""
+    first = JobFactory(status=S.QUEUED, dispatch_token=1, crash_suspect=True)
+    second = JobFactory(status=S.QUEUED, dispatch_token=4, crash_suspect=True, attempts=2)
+    started, release = threading.Event(), threading.Event()
+
+    def run_first():
+        msg = message(first, crash_suspect=True)
+        tracking.before_process_message(None, msg)
+        started.set()
+        release.wait(10)
+        tracking.after_process_message(None, msg, result=None)
+
+    thread, _ = in_thread(run_first)
+    assert started.wait(10)
+    began = time.monotonic()
+    with pytest.raises(SkipMessage):
+        tracking.before_process_message(None, message(second, crash_suspect=True))
+    assert time.monotonic() - began < 2, "the thread did not wait for the slot"
+    second.refresh_from_db()
+    assert (second.status, second.dispatch_token, second.attempts) == (S.PENDING, 5, 2)
+    assert second.progress_message.startswith("held back: crash suspect")
+    release.set()
+    thread.join(10)
+    wait_for(lambda: Job.objects.get(pk=first.pk).status == S.SUCCEEDED, timeout=10)
+
+
+def test_a_held_back_suspect_is_published_again_at_the_head_of_its_queue(db):
+    import uuid
+
+    from jobs import broker
+    from jobs.services import publish_due
+
+    queue_name = f"suspects-{uuid.uuid4().hex[:6]}"
+    JobFactory(status=S.PENDING, queue_name=queue_name, actor_name="echo")
+    suspect = JobFactory(status=S.PENDING, queue_name=queue_name, actor_name="echo", crash_suspect=True)
+    assert publish_due() >= 2
+    head = broker.broker().client.lindex(broker.queue_key(queue_name), 0).decode()
+    assert head.startswith(f"{suspect.pk}."), "the suspect went to the head, before the older job"
 
 
 def test_a_cancel_reaches_an_abortable_running_job(tracking):
