@@ -83,7 +83,11 @@ def _publish_locked(queryset, *, front: bool, limit: int) -> int | None:
         if not rows:
             return 0
         try:
-            broker.publish([_outgoing(row, token=row["dispatch_token"], front=front) for row in rows])
+            # A crash suspect is a released job that was held back (jobs.worker.runtime.SuspectSlot):
+            # it keeps its place at the head of the queue.
+            broker.publish(
+                [_outgoing(row, token=row["dispatch_token"], front=front or row["crash_suspect"]) for row in rows]
+            )
         except Exception as exc:  # broker down: the next dispatcher pass publishes them
             logger.warning("Publishing %d job(s) failed; the dispatcher will retry: %s", len(rows), exc)
             return None

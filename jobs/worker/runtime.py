@@ -1,7 +1,8 @@
 """One worker process's side of the engine: claim a message's job, run it, record its outcome.
 
 The order is what makes the promises hold:
-1. a crash suspect waits until no other suspect runs in its process (see SuspectSlot);
+1. a crash suspect starts only where no other suspect runs, else it waits in the database
+   (see SuspectSlot);
 2. the queue controls may hold the job back (``jobs.controls.gate.admit``: a pause, a limit),
    uncharged; else the claim (batched) counts the attempt and fences older copies; a stale or
    duplicate message claims nothing and is dropped;
@@ -23,6 +24,7 @@ import threading
 
 from jobs import broker, context, registry, services, states
 from jobs.controls import gate
+from jobs.controls.services import job_hold
 from jobs.db import with_db_retries
 from jobs.errors import JobFenced
 from jobs.observability.usage import attempt_usage
@@ -33,19 +35,28 @@ logger = logging.getLogger(__name__)
 
 
 class SuspectSlot:
-    """At most one crash suspect runs in a process at a time (others wait for the slot), so that
-    if the process dies, the suspect among its jobs is the one to blame (see services.blame)."""
+    """At most one crash suspect runs in a process at a time, so that if the process dies, the
+    suspect among its jobs is the one to blame (see services.blame). A suspect that finds the slot
+    taken does not wait for it in a worker thread: it goes back to the database for
+    ``SUSPECT_HOLD_SECONDS`` (``claim_or_hold``), where any process may take it next. Waiting here
+    would hoard it: a process that prefetched several suspects would run them one after another
+    while the other processes, their slots free, had nothing to run."""
 
     def __init__(self):
         self._lock = threading.Lock()
 
-    def acquire(self, suspect: bool) -> None:
-        if suspect:
-            self._lock.acquire()
+    def acquire(self, suspect: bool) -> bool:
+        """True when the job may start here now: always for an ordinary job."""
+        return self._lock.acquire(blocking=False) if suspect else True
 
     def release(self, suspect: bool) -> None:
         if suspect:
             self._lock.release()
+
+
+# How long a crash suspect that found its process's slot taken waits in the database before it is
+# published again (at the head of its queue, being a released job).
+SUSPECT_HOLD_SECONDS = 0.5
 
 
 class WorkerStats:
@@ -148,7 +159,19 @@ class ProcessRuntime:
         """Claim the message's job; None when there is nothing to run (the message is dropped)."""
         job_id, token = str(message.options["job_id"]), int(message.options.get("job_token", 0))
         suspect = bool(message.options.get("crash_suspect"))
-        self.suspect_slot.acquire(suspect)
+        if not self.suspect_slot.acquire(suspect):
+            held = with_db_retries(
+                lambda: job_hold(
+                    job_id=job_id,
+                    token=token,
+                    delay=SUSPECT_HOLD_SECONDS,
+                    reason="crash suspect; its worker process runs another",
+                ),
+                forever=True,
+                stopping=self.stopping,
+            )
+            logger.info("Job %s (crash suspect) %s.", job_id, "held back" if held else "not claimable: dropped")
+            return None
         try:
             claim = with_db_retries(lambda: self._claim(message, job_id, token), forever=True, stopping=self.stopping)
         except BaseException:
