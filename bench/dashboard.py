@@ -309,8 +309,8 @@ def run(options, name: str) -> int:
         if "search" in url:
             searched = [q["sql"] for q in captured.captured_queries if "ILIKE" in q["sql"] or "@>" in q["sql"]]
             searched = searched or [q["sql"] for q in captured.captured_queries if "LIKE" in q["sql"]]
-            if searched:
-                plans.append((label, indexes_used(connection, searched[0])))
+            if searched:  # a search within failed jobs may read twice: a probe, then the matches
+                plans.append((label, "; then ".join(indexes_used(connection, sql) for sql in searched)))
     if plans:
         print("\nplans of the search queries (indexes the planner chose):")
         for label, used in plans:

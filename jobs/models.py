@@ -9,6 +9,7 @@ import uuid
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.lookups import IsNull
 
 from jobs.clock import Now
 from jobs.search import SearchDocument
@@ -33,6 +34,8 @@ LIVE_STATUSES = (
     JobStatus.RETRYING,
 )
 TERMINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+# Few by design, and what operators look through: partial indexes serve them (pages, search).
+DEAD_STATUSES = (JobStatus.FAILED, JobStatus.CANCELLED)
 # Waiting in the database for their time (or for the broker): the dispatcher publishes them.
 UNPUBLISHED_STATUSES = (JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.RETRYING)
 
@@ -131,6 +134,29 @@ class Job(models.Model):
             GinIndex(OpClass(SearchDocument(), name="gin_trgm_ops"), name="job_search_trgm_idx"),
             GinIndex(fields=["kwargs"], opclasses=["jsonb_path_ops"], name="job_kwargs_path_idx"),
             GinIndex(fields=["result"], opclasses=["jsonb_path_ops"], name="job_result_path_idx"),
+            # The same three over failed and cancelled jobs only: a search within those statuses
+            # finds its few matches without reading every failed job nor every job matching the
+            # term (jobs.selectors.job_list narrows to them when the newest are sparse). The
+            # "IS NOT NULL" (true of every document and kwargs) is implied by a search's clause
+            # but not by a status alone: a query of failed jobs without a search never takes a
+            # whole GIN index as its list of failed jobs (a full GIN scan, 50 ms at 70,000).
+            GinIndex(
+                OpClass(SearchDocument(), name="gin_trgm_ops"),
+                name="job_dead_search_trgm_idx",
+                condition=Q(status__in=list(DEAD_STATUSES)) & Q(IsNull(SearchDocument(), False)),
+            ),
+            GinIndex(
+                fields=["kwargs"],
+                opclasses=["jsonb_path_ops"],
+                name="job_dead_kwargs_path_idx",
+                condition=Q(status__in=list(DEAD_STATUSES)) & Q(kwargs__isnull=False),
+            ),
+            GinIndex(
+                fields=["result"],
+                opclasses=["jsonb_path_ops"],
+                name="job_dead_result_path_idx",
+                condition=Q(status__in=list(DEAD_STATUSES)) & Q(result__isnull=False),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -8,6 +8,9 @@
   A value that is not JSON is taken as a string.
 - A job id, exactly (the primary key); an idempotency key is part of the document.
 
+Within failed or cancelled jobs, copies of these indexes over those jobs alone serve a search
+whose matches are few (jobs.selectors.jobs._search_among_dead).
+
 SQLite (development) has no such indexes: it evaluates the same document with ``LIKE`` (ASCII
 case-insensitive) and key/value with JSON1 key lookups, scanning the table.
 """

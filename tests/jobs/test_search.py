@@ -1,13 +1,17 @@
 """Search by arguments and results (jobs.search): what matches, and that PostgreSQL uses the indexes."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from jobs import selectors
 from jobs.models import Job, JobStatus
-from jobs.search import parse
+from jobs.search import parse, search_filter
+from jobs.selectors import jobs as job_selectors
 from tests.factories import JobFactory
 
 pytestmark = pytest.mark.django_db
@@ -146,3 +150,89 @@ def test_the_portable_key_value_path_finds_what_containment_finds(jobs):
     for term in ("order_id:987", "region:us-east", "total:12", 'order_id:"987"', "missing:1"):
         portable = set(Job.objects.filter(search_filter(term, vendor="sqlite")).values_list("pk", flat=True))
         assert portable == found(term), term
+
+
+class TestSearchAmongFailedJobs:
+    """A search within failed or cancelled jobs (selectors.jobs._search_among_dead) finds the same
+    jobs in the same order whichever way it reads them: the walk in page order, or the partial
+    indexes' matches by id when the newest jobs are sparse in matches."""
+
+    @pytest.fixture(autouse=True)
+    def small_thresholds(self, monkeypatch):
+        monkeypatch.setattr(job_selectors, "SEARCH_PROBE_ROWS", 4)
+        monkeypatch.setattr(job_selectors, "SEARCH_DENSE_HITS", 2)
+        monkeypatch.setattr(job_selectors, "SEARCH_NARROW_MAX", 4)
+
+    @pytest.fixture
+    def failed(self):
+        now = timezone.now()
+        # Newest first: five in us-west, then three in eu-west, then five in ap-south, all failed;
+        # a few other jobs in eu-west that are not failed.
+        regions = ["us-west"] * 5 + ["eu-west"] * 3 + ["ap-south"] * 5
+        jobs = [
+            JobFactory(
+                status=JobStatus.FAILED,
+                kwargs={"region": region, "n": n},
+                error_type="KeyError",
+                created_at=now - timedelta(minutes=n),
+            )
+            for n, region in enumerate(regions)
+        ]
+        JobFactory.create_batch(3, status=JobStatus.SUCCEEDED, kwargs={"region": "eu-west"})
+        JobFactory(status=JobStatus.CANCELLED, kwargs={"region": "eu-west"}, created_at=now)
+        return jobs
+
+    def expected(self, term, statuses):
+        plain = Job.objects.filter(status__in=statuses).filter(search_filter(term, vendor=connection.vendor))
+        return list(plain.order_by("-created_at", "-id").values_list("pk", flat=True))
+
+    def listed(self, term, statuses):
+        """The jobs listed, whether the partial indexes' matches were read, and whether by id."""
+        with CaptureQueriesContext(connection) as captured:
+            rows = list(selectors.job_list(search=term, status=statuses).order_by("-created_at", "-id"))
+        sql = [q["sql"] for q in captured.captured_queries]
+        return [job.pk for job in rows], any("MATERIALIZED" in q for q in sql), any('"id" IN (' in q for q in sql)
+
+    @pytest.mark.parametrize(
+        ("term", "statuses", "matches_read", "by_ids"),
+        [
+            ("region:us-west", [JobStatus.FAILED], False, False),  # the newest match: the walk
+            ("region:eu-west", [JobStatus.FAILED], True, True),  # three older ones: read by id
+            ("region:eu-west", [JobStatus.FAILED, JobStatus.CANCELLED], True, True),
+            ("region:ap-south", [JobStatus.FAILED], True, False),  # five, more than narrowed to: the walk
+            ("region:nowhere", [JobStatus.FAILED], True, False),  # none: nothing more to read
+            ("eu-west", [JobStatus.CANCELLED], False, True),  # fewer cancelled jobs than the probe reads
+            ("region:eu-west", [JobStatus.SUCCEEDED], False, False),  # not failed or cancelled: as before
+        ],
+    )
+    def test_the_same_jobs_in_the_same_order(self, failed, term, statuses, matches_read, by_ids):
+        rows, read, narrowed = self.listed(term, statuses)
+        assert rows == self.expected(term, statuses)
+        postgresql = connection.vendor == "postgresql"  # elsewhere: always the walk
+        assert (read, narrowed) == (matches_read and postgresql, by_ids and postgresql)
+
+    def test_pages_of_a_narrowed_search_are_the_pages_of_the_walk(self, failed):
+        qs = selectors.job_list(search="region:eu-west", status=[JobStatus.FAILED])
+        seen, after = [], None
+        while True:
+            page = selectors.job_list_page(qs, after=after, size=2)
+            seen += [job.pk for job in page["rows"]]
+            if not page["older"]:
+                break
+            after = page["older"]
+        assert seen == self.expected("region:eu-west", [JobStatus.FAILED])
+
+    def test_the_api_lists_a_narrowed_search_like_the_walk(self, failed, staff_client):
+        results = staff_client.get("/api/v1/jobs", {"search": "region:eu-west", "status": "failed"}).json()["results"]
+        assert [row["id"] for row in results] == [str(pk) for pk in self.expected("region:eu-west", ["failed"])]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the indexes are PostgreSQL's")
+def test_matches_among_failed_jobs_come_from_their_partial_indexes():
+    JobFactory(status=JobStatus.FAILED, kwargs={"region": "eu-west"})
+    qs = selectors.job_list(status=[JobStatus.FAILED]).filter(search_filter("region:eu-west", vendor="postgresql"))
+    plan = explain(qs.order_by().values("pk"))
+    assert "job_dead_search_trgm_idx" in plan and "job_dead_kwargs_path_idx" in plan, plan
+    # Without a search they are no list of failed jobs: a whole GIN index is slow to read.
+    plan = explain(selectors.job_list(status=[JobStatus.FAILED], actor="echo").order_by().values("pk"))
+    assert "_path_idx" not in plan and "trgm" not in plan, plan
