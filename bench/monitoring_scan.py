@@ -1,6 +1,7 @@
 """Compliance scans at a million records × 20 rules on PostgreSQL, against a plain Python loop in the same run.
 
     .venv/bin/python bench/monitoring_scan.py [--records 1000000] [--changed 1000] [--repeat 3] [--keep]
+    .venv/bin/python bench/monitoring_scan.py --reuse bench_mon_<pid>   # a kept database, reset, not loaded again
 
 Creates a PostgreSQL database of its own (bench_mon_<pid>), migrates it, loads the records with one
 INSERT … SELECT generate_series (about 1 % of records violate each rule), creates one policy of 20
@@ -12,7 +13,7 @@ rules, then times, calling the scan service in this process (the job engine's ov
 4. the baseline: a plain Python loop reading every record and evaluating the same 20 rules,
    whose violation counts must agree with the scan's.
 
-Prints each figure and the ratio; drops the database (also on SIGTERM) unless --keep.
+Prints each figure and the ratio; drops the database (also on SIGTERM) unless --keep or --reuse.
 """
 
 import argparse
@@ -33,9 +34,8 @@ sys.path.insert(0, str(BASE_DIR))
 
 FULL_BUDGET_S, INCREMENTAL_BUDGET_MS = 5.0, 50.0
 
-LOAD_SQL = """
-INSERT INTO monitoring_record (source, external_id, data, created_at, updated_at, deleted_at)
-SELECT 'bench', 'r' || i, jsonb_strip_nulls(jsonb_build_object(
+# The data of record number i (external id 'r<i>'): the load writes it, --reuse rewrites it.
+DATA_SQL = """jsonb_strip_nulls(jsonb_build_object(
     'amount', ((i::bigint * 7919) %% 10000) + 0.5,
     'currency', CASE WHEN i %% 100 = 0 THEN 'JPY' ELSE (ARRAY['USD', 'EUR', 'GBP'])[1 + i %% 3] END,
     'country', CASE WHEN i %% 150 = 0 THEN 'KP' ELSE 'US' END,
@@ -55,9 +55,23 @@ SELECT 'bench', 'r' || i, jsonb_strip_nulls(jsonb_build_object(
     'notes', CASE WHEN i %% 170 = 0 THEN 'call back' ELSE '' END,
     'priority', CASE WHEN i %% 180 = 0 THEN 9 ELSE 1 + i %% 3 END,
     'risk', (i %% 1000) / 100.0
-)), now() - interval '1 day', now() - interval '1 day', NULL
+))"""
+
+LOAD_SQL = f"""
+INSERT INTO monitoring_record (source, external_id, data, created_at, updated_at, deleted_at)
+SELECT 'bench', 'r' || i, {DATA_SQL}, now() - interval '1 day', now() - interval '1 day', NULL
 FROM generate_series(1, %(records)s) AS i
 """
+
+# --reuse: the records the incremental rounds changed get their loaded data and time back, and
+# everything the scans wrote goes, so that a re-run measures the same thing as a fresh load.
+RESET_SQL = [
+    f"""UPDATE monitoring_record AS r SET data = {DATA_SQL}, updated_at = r.created_at, deleted_at = NULL
+    FROM (SELECT id, substr(external_id, 2)::int AS i FROM monitoring_record
+          WHERE updated_at <> created_at OR deleted_at IS NOT NULL) AS changed WHERE r.id = changed.id""",
+    "TRUNCATE monitoring_violationevent, monitoring_violation, monitoring_waiver, monitoring_scanrun, "
+    "monitoring_rule, monitoring_policy RESTART IDENTITY",
+]
 
 RULES = [
     {"field": "amount", "operator": "lte", "value": 9900, "value_type": "number"},
@@ -227,12 +241,20 @@ def main() -> int:
     parser.add_argument("--changed", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3, help="timed full and incremental scans (median)")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    parser.add_argument(
+        "--reuse",
+        metavar="DB",
+        help="a database kept by --keep (loaded today, same --records): reset, not loaded again; never dropped",
+    )
     options = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
     pg_url = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
-    name = f"bench_mon_{os.getpid()}"
-    admin_sql(pg_url, f"CREATE DATABASE {name}")
+    if options.reuse:
+        name, options.keep = options.reuse, True
+    else:
+        name = f"bench_mon_{os.getpid()}"
+        admin_sql(pg_url, f"CREATE DATABASE {name}")
     os.environ["DATABASE_URL"] = f"{pg_url}/{name}"
     os.environ.setdefault("DRAMATIQ_NAMESPACE", f"bench-mon-{os.getpid()}")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -256,6 +278,16 @@ def timed(call):
     return seconds, result
 
 
+def reset(cursor, records: int, today: date) -> None:
+    """Bring a kept database back to the state of a fresh load (its data depends on the day)."""
+    cursor.execute("SELECT count(*), max(created_at + interval '1 day')::date FROM monitoring_record")
+    count, loaded_on = cursor.fetchone()
+    if (count, loaded_on) != (records, today):
+        raise SystemExit(f"cannot reuse: {count:,} records loaded on {loaded_on}, not {records:,} today: load anew")
+    for sql in RESET_SQL:
+        cursor.execute(sql, {"today": today.isoformat()})
+
+
 def run(options, dsn: str) -> int:
     import django
 
@@ -272,9 +304,13 @@ def run(options, dsn: str) -> int:
     today = timezone.now().date()
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        cursor.execute(LOAD_SQL, {"records": options.records, "today": today.isoformat()})
+        if options.reuse:
+            reset(cursor, options.records, today)
+        else:
+            cursor.execute(LOAD_SQL, {"records": options.records, "today": today.isoformat()})
         cursor.execute("VACUUM ANALYZE monitoring_record")
-    print(f"loaded {options.records:,} records in {time.perf_counter() - started:.1f} s")
+    verb = "reset" if options.reuse else "loaded"
+    print(f"{verb} {options.records:,} records in {time.perf_counter() - started:.1f} s")
     policy = services.policy_create(name="Bench", severity="high")
     rules = [services.rule_create(policy_id=policy.pk, **rule) for rule in RULES]
     print(f"{len(rules)} rules in one policy (one pass over the records per scan)\n")

@@ -157,10 +157,12 @@ class PassRunner:
         return inserted
 
     def _insert_hits_postgresql(self, scan_pass: Pass, scope: str, scope_params: list) -> int:
-        """One pass over the records: each rule is one element of an array of violated rule ids, and
-        only the rows with a hit are unnested (OFFSET 0 keeps the array from being computed twice).
+        """One pass over the records: each rule is one element of an array of violated rule ids,
+        unnested in the select list. A subquery with a set-returning select list is not flattened,
+        so the array is computed once per record, and a record without a hit yields no row; the
+        unnest runs in the parallel workers, so only the hits cross to the leader, not every record.
         CREATE TABLE AS, unlike INSERT, lets PostgreSQL spread the pass over parallel workers."""
-        outer = Compiler(PostgresDialect("f.data"), today=self.now.date())
+        outer = Compiler(PostgresDialect("h.data"), today=self.now.date())
         flags, actuals, params = [], [], []
         for rule in scan_pass.rules:
             condition = scan_pass.conditions[rule.pk]
@@ -171,17 +173,18 @@ class PassRunner:
             actuals.append(f"WHEN {int(rule.pk)} THEN {outer.actual(condition)}")
         sql = (
             f"CREATE TEMP TABLE {self.hits} AS "
-            f"SELECT u.rule_id, f.id AS record_id, CASE u.rule_id {' '.join(actuals)} END AS actual FROM ("
-            f"SELECT r.id, r.data, array_remove(ARRAY[{', '.join(flags)}], NULL) AS flags "
-            f"FROM {R_TABLE} r WHERE r.deleted_at IS NULL {scope} OFFSET 0"
-            ") AS f CROSS JOIN LATERAL unnest(f.flags) AS u(rule_id) WHERE cardinality(f.flags) > 0"
+            f"SELECT h.rule_id, h.record_id, CASE h.rule_id {' '.join(actuals)} END AS actual FROM ("
+            f"SELECT r.id AS record_id, r.data, unnest(array_remove(ARRAY[{', '.join(flags)}], NULL)) AS rule_id "
+            f"FROM {R_TABLE} r WHERE r.deleted_at IS NULL {scope}) AS h"
         )
         inserted = self.execute(sql, params + scope_params)
         if scan_pass.since is not None:
             # The changed records' statistics are always stale (they just changed): the planner
             # guesses one row and probes the hits in a nested loop, which needs an index.
             self.execute(f"CREATE INDEX {self.hits}_pair ON {self.hits} (record_id, rule_id)")
-        self.execute(f"ANALYZE {self.hits}")
+            self.execute(f"ANALYZE {self.hits}")
+        # A full pass is not analysed: the planner sizes the hits from the table's pages and picks
+        # the same hash and merge anti-joins; ANALYZE would cost a tenth of the bookkeeping.
         return inserted
 
     def _evidence(self) -> str:
@@ -197,60 +200,84 @@ class PassRunner:
             [self.now],
         )
 
-    def _reopen(self) -> int:
+    def _move(self, *, target: str, params: list, guard: str, to_status: str, assign: str, assign_params: list) -> int:
+        """Move the violations ``target`` selects (id, from_status, note, evidence) to ``to_status``,
+        one event each; returns how many moved. ``guard`` re-checks the status at the update.
+
+        PostgreSQL selects them once and writes the update and its events in one statement; SQLite
+        (no data-modifying CTE) writes the events, then the update, each selecting them again."""
+        events = f"INSERT INTO {E_TABLE} (violation_id, from_status, to_status, at, scan_id, user_id, note) "
+
+        def update(source: str) -> str:
+            set_sql = f"SET status = %s, {assign}"
+            return f"UPDATE {V_TABLE} AS moving {set_sql} FROM {source} AS target WHERE moving.id = target.id"
+
+        event_params = [to_status, self.now, self.scan_id]
+        if self.pg:
+            return self.execute(
+                f"WITH target AS ({target}), "
+                f"moved AS ({update('target')} AND moving.status {guard} RETURNING moving.id) "
+                f"{events} SELECT target.id, target.from_status, %s, %s, %s, NULL, target.note "
+                "FROM target JOIN moved ON moved.id = target.id",
+                [*params, to_status, *assign_params, *event_params],
+            )
         self.execute(
-            f"INSERT INTO {E_TABLE} (violation_id, from_status, to_status, at, scan_id, user_id, note) "
-            "SELECT v.id, v.status, 'open', %s, %s, NULL, '' "
-            f"FROM {V_TABLE} v JOIN {self.hits} h ON h.rule_id = v.rule_id AND h.record_id = v.record_id "
-            "WHERE v.status = 'resolved'",
-            [self.now, self.scan_id],
+            f"{events} SELECT target.id, target.from_status, %s, %s, %s, NULL, target.note FROM ({target}) AS target",
+            [*event_params, *params],
         )
-        return self.execute(
-            f"UPDATE {V_TABLE} AS v SET status = 'open', status_changed_at = %s, last_seen = %s, resolved_at = NULL, "
-            f"reopened_count = v.reopened_count + 1, changed_by_scan_id = %s, evidence = {self._evidence()} "
-            f"FROM {self.hits} h JOIN {self.scan_rules} t ON t.rule_id = h.rule_id "
-            "WHERE h.rule_id = v.rule_id AND h.record_id = v.record_id AND v.status = 'resolved'",
-            [self.now, self.now, self.scan_id],
+        # Not WITH … UPDATE: Python's sqlite3 reports no rowcount for a statement that starts with WITH.
+        return self.execute(update(f"({target})"), [to_status, *assign_params, *params])
+
+    def _reopen(self) -> int:
+        return self._move(
+            target=f"SELECT v.id, v.status AS from_status, '' AS note, {self._evidence()} AS evidence "
+            f"FROM {V_TABLE} v JOIN {self.hits} h ON h.rule_id = v.rule_id AND h.record_id = v.record_id "
+            f"JOIN {self.scan_rules} t ON t.rule_id = h.rule_id WHERE v.status = 'resolved'",
+            params=[],
+            guard="= 'resolved'",
+            to_status="open",
+            assign="status_changed_at = %s, last_seen = %s, resolved_at = NULL, reopened_count = "
+            "reopened_count + 1, changed_by_scan_id = %s, evidence = target.evidence",
+            assign_params=[self.now, self.now, self.scan_id],
         )
 
     def _open_new(self) -> int:
         # ON CONFLICT: an idempotent upsert, whatever ran before (a re-run, a concurrent writer).
-        opened = self.execute(
+        insert = (
             f"INSERT INTO {V_TABLE} (rule_id, record_id, policy_id, status, status_changed_at, first_seen, last_seen, "
             "resolved_at, reopened_count, evidence, note, opened_by_scan_id, changed_by_scan_id) "
             f"SELECT h.rule_id, h.record_id, t.policy_id, 'open', %s, %s, %s, NULL, 0, {self._evidence()}, '', %s, %s "
             f"FROM {self.hits} h JOIN {self.scan_rules} t ON t.rule_id = h.rule_id "
             f"WHERE NOT EXISTS (SELECT 1 FROM {V_TABLE} v WHERE v.rule_id = h.rule_id AND v.record_id = h.record_id) "
-            "ON CONFLICT (rule_id, record_id) DO NOTHING",
-            [self.now, self.now, self.now, self.scan_id, self.scan_id],
+            "ON CONFLICT (rule_id, record_id) DO NOTHING"
         )
+        insert_params = [self.now, self.now, self.now, self.scan_id, self.scan_id]
+        events = f"INSERT INTO {E_TABLE} (violation_id, from_status, to_status, at, scan_id, user_id, note) "
+        if self.pg:  # the events of exactly the rows inserted, in the same statement
+            return self.execute(
+                f"WITH opened AS ({insert} RETURNING id) {events} SELECT id, '', 'open', %s, %s, NULL, '' FROM opened",
+                [*insert_params, self.now, self.scan_id],
+            )
+        opened = self.execute(insert, insert_params)
         if opened:
             self.execute(
-                f"INSERT INTO {E_TABLE} (violation_id, from_status, to_status, at, scan_id, user_id, note) "
-                f"SELECT v.id, '', 'open', %s, %s, NULL, '' FROM {V_TABLE} v WHERE v.opened_by_scan_id = %s "
+                f"{events} SELECT v.id, '', 'open', %s, %s, NULL, '' FROM {V_TABLE} v WHERE v.opened_by_scan_id = %s "
                 f"AND NOT EXISTS (SELECT 1 FROM {E_TABLE} e WHERE e.violation_id = v.id)",
                 [self.now, self.scan_id, self.scan_id],
             )
         return opened
 
     def _resolve(self, rule_ids: str, since: datetime | None) -> int:
-        where = (
-            f"v.rule_id IN ({rule_ids}) AND v.status IN {ACTIVE_SQL} AND NOT EXISTS "
-            f"(SELECT 1 FROM {self.hits} h WHERE h.rule_id = v.rule_id AND h.record_id = v.record_id)"
-        )
-        params = []
-        if since is not None:
-            where += f" AND v.record_id IN (SELECT id FROM {R_TABLE} WHERE updated_at > %s)"
-            params.append(since)
-        self.execute(
-            f"INSERT INTO {E_TABLE} (violation_id, from_status, to_status, at, scan_id, user_id, note) "
-            "SELECT v.id, v.status, 'resolved', %s, %s, NULL, "
-            "CASE WHEN r.deleted_at IS NULL THEN '' ELSE 'record deleted' END "
-            f"FROM {V_TABLE} v JOIN {R_TABLE} r ON r.id = v.record_id WHERE {where}",
-            [self.now, self.scan_id, *params],
-        )
-        return self.execute(
-            f"UPDATE {V_TABLE} AS v SET status = 'resolved', status_changed_at = %s, resolved_at = %s, "
-            f"changed_by_scan_id = %s WHERE {where}",
-            [self.now, self.now, self.scan_id, *params],
+        changed, params = ("AND r.updated_at > %s", [since]) if since is not None else ("", [])
+        return self._move(
+            target="SELECT v.id, v.status AS from_status, "
+            "CASE WHEN r.deleted_at IS NULL THEN '' ELSE 'record deleted' END AS note, NULL AS evidence "
+            f"FROM {V_TABLE} v JOIN {R_TABLE} r ON r.id = v.record_id "
+            f"WHERE v.rule_id IN ({rule_ids}) AND v.status IN {ACTIVE_SQL} {changed} AND NOT EXISTS "
+            f"(SELECT 1 FROM {self.hits} h WHERE h.rule_id = v.rule_id AND h.record_id = v.record_id)",
+            params=params,
+            guard=f"IN {ACTIVE_SQL}",
+            to_status="resolved",
+            assign="status_changed_at = %s, resolved_at = %s, changed_by_scan_id = %s",
+            assign_params=[self.now, self.now, self.scan_id],
         )
