@@ -162,7 +162,7 @@ def test_redis_down_during_submit_keeps_the_job_and_runs_it_later(staff_client, 
     broker = RedisBroker(url=private.url, namespace=previous.namespace)
     dramatiq.set_broker(broker)
     try:
-        start_worker(env={"REDIS_URL": private.url})
+        worker = start_worker(env={"REDIS_URL": private.url})
         private.stop()
         response = staff_client.post("/api/v1/jobs", {"actor": "t.record", "args": [7]}, format="json")
         assert response.status_code == 201
@@ -171,6 +171,7 @@ def test_redis_down_during_submit_keeps_the_job_and_runs_it_later(staff_client, 
         private.start()
         job = wait_status(job_id, S.SUCCEEDED, timeout=45)
         assert job.attempts == 1 and job.result == 7
+        worker.stop()  # while its Redis runs: a drain without a broker waits out its shutdown timeout
     finally:
         dramatiq.set_broker(previous)
         private.stop()
@@ -233,7 +234,7 @@ def test_a_redis_restart_that_loses_queued_messages_loses_no_job(staff_client, s
     previous = dramatiq.get_broker()
     dramatiq.set_broker(RedisBroker(url=private.url, namespace=previous.namespace))
     try:
-        start_worker(threads=1, env={"REDIS_URL": private.url})
+        worker = start_worker(threads=1, env={"REDIS_URL": private.url})
         ids = [submit(staff_client, "t.slow", 0.3) for _ in range(12)]
         wait_for(lambda: Job.objects.filter(status=S.SUCCEEDED).count() >= 2, timeout=20, message="a first job")
         private.stop()  # no persistence: every waiting message is gone
@@ -245,6 +246,7 @@ def test_a_redis_restart_that_loses_queued_messages_loses_no_job(staff_client, s
             message="all 12 jobs to succeed after the restart",
         )
         assert set(Job.objects.filter(pk__in=ids).values_list("attempts", flat=True)) <= {1, 2}
+        worker.stop()  # while its Redis runs (see above)
     finally:
         dramatiq.set_broker(previous)
         private.stop()
