@@ -118,6 +118,13 @@ class Job(models.Model):
                 condition=Q(status=JobStatus.FAILED),
             ),
             models.Index(fields=["actor_name", "-created_at"], name="job_actor_created_idx"),
+            # Failed or cancelled jobs of one actor, newest first (the job list filtered by both):
+            # the walk of all failed jobs read 70,000 rows for an actor that had none.
+            models.Index(
+                fields=["actor_name", "-created_at", "-id"],
+                name="job_dead_actor_created_idx",
+                condition=Q(status__in=[JobStatus.FAILED, JobStatus.CANCELLED]),
+            ),
             models.Index(fields=["queue_name", "status"], name="job_queue_status_idx"),
             models.Index(fields=["finished_at"], name="job_finished_idx", condition=Q(status__in=TERMINAL_STATUSES)),
             # The dispatcher's work list: small, because published and finished jobs leave it.
