@@ -92,7 +92,7 @@ class _Consumer(_RedisConsumer):
     def sweep(self) -> int:
         """Requeue, at the head of the queue, the ids of this process's ack set that nothing here
         holds. Runs in the consumer thread, the only one that fetches into that set."""
-        acks = f"{self.broker.namespace}:__acks__.{self.broker.broker_id}.{self.queue_name}"
+        acks = _acks_key(self.broker, self.queue_name)
         in_redis = {x.decode() if isinstance(x, bytes) else x for x in self.broker.client.smembers(acks)}
         self.next_sweep = time.monotonic() + self.SWEEP_INTERVAL
         cached = {dramatiq.Message.decode(data).options["redis_message_id"] for data in self.message_cache if data}
@@ -195,9 +195,14 @@ def _script(current, name: str, source: str):
     return _scripts[key]
 
 
+def _acks_key(current, queue_name: str) -> str:
+    """This process's ack set for a queue, as Dramatiq's dispatch script names it."""
+    return f"{current.namespace}:__acks__.{current.broker_id}.{queue_name}"
+
+
 def _give_back(current, queue_name: str, message_ids) -> int:
     ns = current.namespace
-    keys = [f"{ns}:__acks__.{current.broker_id}.{queue_name}", f"{ns}:{queue_name}", f"{ns}:{queue_name}.msgs"]
+    keys = [_acks_key(current, queue_name), f"{ns}:{queue_name}", f"{ns}:{queue_name}.msgs"]
     return int(_script(current, "give_back", _GIVE_BACK)(keys=keys, args=list(message_ids)))
 
 

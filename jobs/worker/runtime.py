@@ -38,7 +38,7 @@ class SuspectSlot:
     """At most one crash suspect runs in a process at a time, so that if the process dies, the
     suspect among its jobs is the one to blame (see services.blame). A suspect that finds the slot
     taken does not wait for it in a worker thread: it goes back to the database for
-    ``SUSPECT_HOLD_SECONDS`` (``claim_or_hold``), where any process may take it next. Waiting here
+    ``SUSPECT_HOLD_SECONDS`` (``ProcessRuntime.begin``), where any process may take it next. Waiting here
     would hoard it: a process that prefetched several suspects would run them one after another
     while the other processes, their slots free, had nothing to run."""
 
