@@ -136,12 +136,8 @@ class Job(models.Model):
             models.Index(fields=["worker_id"], name="job_running_worker_idx", condition=Q(status="running")),
             models.Index(fields=["parent"], name="job_parent_idx", condition=Q(parent__isnull=False)),
             models.Index(fields=["rerun_of"], name="job_rerun_of_idx", condition=Q(rerun_of__isnull=False)),
-            # The search box (jobs.search): substrings through trigrams of one document per job,
-            # key/value pairs through jsonb containment. PostgreSQL only (SQLite skips them).
-            GinIndex(OpClass(SearchDocument(), name="gin_trgm_ops"), name="job_search_trgm_idx"),
-            GinIndex(fields=["kwargs"], opclasses=["jsonb_path_ops"], name="job_kwargs_path_idx"),
-            GinIndex(fields=["result"], opclasses=["jsonb_path_ops"], name="job_result_path_idx"),
-            # The same three over failed and cancelled jobs only: a search within those statuses
+            # The search box's indexes over every job live on JobSearchEntry (below), not here.
+            # The search indexes over failed and cancelled jobs only: a search within those statuses
             # finds its few matches without reading every failed job nor every job matching the
             # term (jobs.selectors.job_list narrows to them when the newest are sparse). The
             # "IS NOT NULL" (true of every document and kwargs) is implied by a search's clause
@@ -220,6 +216,40 @@ class Job(models.Model):
         if self.started_at and self.finished_at:
             return max((self.finished_at - self.started_at).total_seconds(), 0.0)
         return None
+
+
+class JobSearchEntry(models.Model):
+    """A job's search document (jobs.search), kept beside the job by triggers in PostgreSQL.
+
+    Why a table of its own: the indexes of the search box (trigrams of the document, jsonb
+    containment of kwargs and result) are GIN indexes, the costliest to write. On the job's row,
+    every claim and success (a new row version whose status changed) wrote an entry into each of
+    them, although what they index had not changed: a quarter of the database's work per job at
+    2 × 8 worker threads (bench/throughput.py). Here an entry is written when a job is created and
+    again only when its searchable text changes (an error, a result), never by a claim.
+
+    Triggers on jobs_job keep it (migration 0017): every insert (one statement, however many
+    rows), and every update of actor, error, idempotency key, args, kwargs or result that changed
+    one of them; deleting a job deletes its entry (ON DELETE CASCADE). SQLite, the embedded
+    default, has no such indexes to spare: it keeps no entries and searches the jobs' own columns.
+    """
+
+    job = models.OneToOneField(
+        Job, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    document = models.TextField()  # jobs.search.SearchDocument of the job
+    kwargs = models.JSONField(null=True)
+    result = models.JSONField(null=True)
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["document"], opclasses=["gin_trgm_ops"], name="search_entry_trgm_idx"),
+            GinIndex(fields=["kwargs"], opclasses=["jsonb_path_ops"], name="search_entry_kwargs_idx"),
+            GinIndex(fields=["result"], opclasses=["jsonb_path_ops"], name="search_entry_result_idx"),
+        ]
+
+    def __str__(self):
+        return f"search entry of job {self.job_id}"
 
 
 class AttemptOutcome(models.TextChoices):

@@ -1,11 +1,12 @@
 """Search over a job's arguments, results and error: one text document per job, and its parser.
 
 - Substring: ``customer-42`` matches jobs whose actor, error, args, kwargs or result contain it
-  (case-insensitive). On PostgreSQL a pg_trgm GIN index over the same document expression answers
-  it (``job_search_trgm_idx``); terms shorter than 3 characters have no trigram and scan.
+  (case-insensitive). On PostgreSQL a pg_trgm GIN index over each job's document answers it
+  (``search_entry_trgm_idx``, on jobs.models.JobSearchEntry, the copy of the document that
+  triggers keep beside each job); terms shorter than 3 characters have no trigram and scan.
 - Key/value: ``customer:42`` (or ``customer:"42"``) matches jobs whose kwargs or result hold that
-  key with that JSON value: ``kwargs @> {"customer": 42}``, answered by jsonb_path_ops GIN indexes.
-  A value that is not JSON is taken as a string.
+  key with that JSON value: ``kwargs @> {"customer": 42}``, answered by jsonb_path_ops GIN indexes
+  on the same entries. A value that is not JSON is taken as a string.
 - A job id, exactly (the primary key); an idempotency key is part of the document.
 
 Within failed or cancelled jobs, copies of these indexes over those jobs alone serve a search
@@ -31,9 +32,10 @@ KEY_VALUE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,99}):(?P<value>\S.*)
 class SearchDocument(Func):
     """actor, error type and message, idempotency key, args, kwargs and result as one text: the indexed expression.
 
-    The index (jobs.models.Job.Meta) and the query build it from this one class, so that
-    PostgreSQL recognises the query's expression as the index's. Changing it needs a migration
-    that rebuilds ``job_search_trgm_idx``: until then searches scan.
+    The partial indexes over failed and cancelled jobs (jobs.models.Job.Meta) and the query build
+    it from this one class, so that PostgreSQL recognises the query's expression as the index's.
+    The triggers of migration 0017 spell the same document for the search entries: changing it
+    needs a migration that changes both.
     """
 
     template = "(%(expressions)s)"
@@ -98,11 +100,24 @@ def parse(term: str) -> ParsedSearch:
     return ParsedSearch(text=text)
 
 
-def search_filter(term: str, *, vendor: str) -> Q:
-    """The condition on jobs for a search box's ``term`` (see the module's docstring)."""
+def search_filter(term: str, *, vendor: str, on_jobs: bool = False) -> Q:
+    """The condition on jobs for a search box's ``term`` (see the module's docstring).
+
+    On PostgreSQL it reads the jobs' search entries (jobs.models.JobSearchEntry, the indexed
+    copy of each job's document), unless ``on_jobs``: then it evaluates the jobs' own columns,
+    which the partial indexes over failed and cancelled jobs serve (a search among those).
+    """
     parsed = parse(term)
     if parsed.job_id is not None:
         return Q(pk=parsed.job_id)
+    if vendor == "postgresql" and not on_jobs:
+        from jobs.models import JobSearchEntry
+
+        entries = Q(ContainsText(F("document"), parsed.text))
+        if parsed.key is not None:
+            pair = {parsed.key: parsed.value}
+            entries |= Q(kwargs__contains=pair) | Q(result__contains=pair)
+        return Q(pk__in=JobSearchEntry.objects.filter(entries).values("job_id"))
     match = Q(ContainsText(SearchDocument(), parsed.text))
     if parsed.key is not None:
         if vendor == "postgresql":

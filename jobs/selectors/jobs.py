@@ -41,9 +41,10 @@ def job_list(
     qs = Job.objects.filter(status__in=statuses) if statuses else Job.objects.all()
     if search and search.strip():
         # Indexed on PostgreSQL (trigram and jsonb GIN): see jobs.search.
-        conditions &= search_filter(search, vendor=connection.vendor)
         if statuses and set(statuses) <= set(DEAD_STATUSES) and connection.vendor == "postgresql":
+            conditions &= search_filter(search, vendor=connection.vendor, on_jobs=True)
             return _search_among_dead(qs, conditions).defer("result", "args", "kwargs")
+        conditions &= search_filter(search, vendor=connection.vendor)
     return qs.filter(conditions).defer("result", "args", "kwargs")
 
 

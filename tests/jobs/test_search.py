@@ -1,5 +1,6 @@
 """Search by arguments and results (jobs.search): what matches, and that PostgreSQL uses the indexes."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -116,6 +117,7 @@ class TestThePlanUsesTheIndexes:
         with connection.cursor() as cursor:
             cursor.execute(BULK_ROWS, [50_000])
             cursor.execute("ANALYZE jobs_job")
+            cursor.execute("ANALYZE jobs_jobsearchentry")
 
     def page_query(self, term):
         qs = selectors.job_list(search=term).only(*selectors.LIST_FIELDS)
@@ -123,11 +125,11 @@ class TestThePlanUsesTheIndexes:
 
     def test_substring_search_uses_the_trigram_index(self):
         plan = explain(self.page_query("customer-4711"))
-        assert "job_search_trgm_idx" in plan, plan
+        assert "search_entry_trgm_idx" in plan, plan
 
     def test_key_value_search_uses_the_jsonb_indexes(self):
         plan = explain(self.page_query("order_id:987"))
-        assert "job_kwargs_path_idx" in plan and "job_result_path_idx" in plan, plan
+        assert "search_entry_kwargs_idx" in plan and "search_entry_result_idx" in plan, plan
 
     def test_the_api_page_query_uses_the_trigram_index(self, staff_client):
         from django.test.utils import CaptureQueriesContext
@@ -139,7 +141,7 @@ class TestThePlanUsesTheIndexes:
             cursor.execute("SET LOCAL enable_seqscan = off")
             cursor.execute(f"EXPLAIN {query}")
             plan = "\n".join(row[0] for row in cursor.fetchall())
-        assert "job_search_trgm_idx" in plan, plan
+        assert "search_entry_trgm_idx" in plan, plan
         assert Job.objects.count() > 50_000
 
 
@@ -191,7 +193,8 @@ class TestSearchAmongFailedJobs:
         with CaptureQueriesContext(connection) as captured:
             rows = list(selectors.job_list(search=term, status=statuses).order_by("-created_at", "-id"))
         sql = [q["sql"] for q in captured.captured_queries]
-        return [job.pk for job in rows], any("MATERIALIZED" in q for q in sql), any('"id" IN (' in q for q in sql)
+        by_ids = any(re.search(r'"id" IN \((?!SELECT)', q) for q in sql)  # a list of ids, not the entries
+        return [job.pk for job in rows], any("MATERIALIZED" in q for q in sql), by_ids
 
     @pytest.mark.parametrize(
         ("term", "statuses", "matches_read", "by_ids"),
@@ -236,7 +239,9 @@ def test_matches_among_failed_jobs_come_from_their_partial_indexes():
         cursor.execute(BULK_ROWS.replace("'succeeded'", "'failed'"), [4_000])
         cursor.execute("ANALYZE jobs_job")
     JobFactory(status=JobStatus.FAILED, kwargs={"region": "eu-west"})
-    qs = selectors.job_list(status=[JobStatus.FAILED]).filter(search_filter("region:eu-west", vendor="postgresql"))
+    qs = selectors.job_list(status=[JobStatus.FAILED]).filter(
+        search_filter("region:eu-west", vendor="postgresql", on_jobs=True)
+    )
     plan = explain(qs.order_by().values("pk"))
     # Which of the trigram indexes (all jobs' or the failed ones') the planner weighs cheaper
     # varies with the statistics; the jsonb term reads the failed jobs' index.
@@ -244,3 +249,63 @@ def test_matches_among_failed_jobs_come_from_their_partial_indexes():
     # Without a search they are no list of failed jobs: a whole GIN index is slow to read.
     plan = explain(selectors.job_list(status=[JobStatus.FAILED], actor="echo").order_by().values("pk"))
     assert "_path_idx" not in plan and "trgm" not in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the search entries are PostgreSQL's")
+class TestSearchEntries:
+    """The search entries (jobs.models.JobSearchEntry) that triggers keep beside the jobs."""
+
+    def documents(self):
+        from jobs.models import JobSearchEntry
+        from jobs.search import SearchDocument
+
+        expected = dict(Job.objects.annotate(d=SearchDocument()).values_list("pk", "d"))
+        kept = dict(JobSearchEntry.objects.values_list("job_id", "document"))
+        return expected, kept
+
+    def writes_to_entries(self) -> int:
+        """Rows this transaction inserted, updated or deleted in the entries' table so far."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid)"
+                " + pg_stat_get_xact_tuples_deleted(c.oid) FROM pg_class c WHERE c.relname = 'jobs_jobsearchentry'"
+            )
+            return cursor.fetchone()[0]
+
+    def test_every_way_a_job_is_written_keeps_its_entry_equal_to_its_document(self, jobs):
+        from jobs import services, states
+
+        with connection.cursor() as cursor:
+            cursor.execute(BULK_ROWS, [300])  # one INSERT of many rows: one trigger call
+        submitted = services.job_submit_many(actor_name="echo", calls=[([n], {"n": n}) for n in range(5)])
+        edited = jobs["other"]
+        edited.kwargs = {"region": "ap-south"}
+        edited.error_message = "edited by hand"
+        edited.save()
+        running = submitted[0]
+        states.claim_many([(running.pk, running.dispatch_token)], worker_id="w:1")
+        states.succeed_many([(running.pk, running.dispatch_token, {"invoice": "INV-9"})])
+        expected, kept = self.documents()
+        assert len(expected) == 6 + 300 + 5
+        assert kept == expected
+        assert found("INV-9") == {running.pk}
+        assert found("region:ap-south") == {edited.pk}
+        assert found("invoice:INV-9") == {running.pk}
+
+    def test_a_claim_and_a_success_without_result_write_no_entry(self):
+        from jobs import states
+
+        job = JobFactory(args=["customer-1"])
+        before = self.writes_to_entries()
+        claimed = states.claim_many([(job.pk, job.dispatch_token)], worker_id="w:1")
+        assert str(job.pk) in claimed
+        assert states.succeed_many([(job.pk, job.dispatch_token, None)]) == {str(job.pk)}
+        assert self.writes_to_entries() == before
+        assert found("customer-1") == {job.pk}
+
+    def test_deleting_jobs_deletes_their_entries(self, jobs):
+        from jobs.models import JobSearchEntry
+
+        Job.objects.filter(pk__in=[jobs["order"].pk, jobs["error"].pk]).delete()
+        assert JobSearchEntry.objects.count() == Job.objects.count() == 4
+        assert found("customer-4711") == set()
