@@ -180,6 +180,10 @@ class JobStatsApi(APIView):
             "JobStats",
             {
                 "by_status": serializers.DictField(child=serializers.IntegerField()),
+                "counts_age_seconds": serializers.FloatField(
+                    help_text="How old the counts are: 0 when counted for this request; at a million jobs "
+                    "and more, counts are made again every few seconds, not for every request."
+                ),
                 "by_queue": serializers.DictField(),
                 "throughput_per_minute": serializers.ListField(child=serializers.DictField()),
                 "wait_seconds": serializers.DictField(),

@@ -91,9 +91,12 @@ def fresh_throttles(settings):
 @pytest.fixture(autouse=True)
 def fresh_queue_controls():
     """A test's pause or limit (rolled back with its transaction) never lingers in the process's
-    cached snapshot of the controls for the next test."""
+    cached snapshot of the controls for the next test; nor do its job counts (dashboard_counts)."""
     from jobs.controls.gate import cache
+    from jobs.selectors.stats import _COUNTS
 
     cache.clear()
+    _COUNTS.clear()
     yield
     cache.clear()
+    _COUNTS.clear()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from datetime import timedelta
 
 from django.db import connection
@@ -12,6 +15,7 @@ from django.utils import timezone
 from jobs.models import Job, JobStatus
 
 S = JobStatus
+logger = logging.getLogger(__name__)
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:
@@ -31,6 +35,7 @@ def job_stats(*, window_minutes: int = 60) -> dict:
     latency = latency_percentiles(since=since)
     return {
         "by_status": by_status,
+        "counts_age_seconds": round(counts_age(), 1),
         "by_queue": by_queue,
         "throughput_per_minute": [
             {"minute": b["start"].isoformat(), "succeeded": b["succeeded"], "failed": b["failed"]}
@@ -43,7 +48,26 @@ def job_stats(*, window_minutes: int = 60) -> dict:
 
 
 def dashboard_counts() -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """Counts by status and by queue and status, from one GROUP BY.
+    """Counts by status and by queue and status: exact, or, where counting is slow, a snapshot.
+
+    Counting reads every job (an index-only scan, 100 ms at a million jobs on 2 cores), and every
+    open dashboard asks for it every few seconds. So, as Oban Web does above a number of jobs,
+    counts over ``COUNTS_SNAPSHOT_JOBS`` jobs or more are not made again for every request: for
+    ``COUNTS_FRESH_SECONDS`` the last counts are served as they are, then for up to
+    ``COUNTS_STALE_SECONDS`` they are served while one thread of the process counts again in the
+    background; older than that, the request counts. Fewer jobs are counted on every request.
+    ``counts_age()`` says how old the counts served last were (0 when exact).
+    """
+    return _COUNTS.get()
+
+
+def counts_age() -> float:
+    """How many seconds old the counts that ``dashboard_counts`` serves now are (0: counted now)."""
+    return _COUNTS.age()
+
+
+def count_by_queue_and_status() -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+    """One GROUP BY over all jobs.
 
     COUNT(*), not COUNT(id): PostgreSQL then answers from the (queue_name, status) index alone,
     three times faster at a million rows.
@@ -54,6 +78,67 @@ def dashboard_counts() -> tuple[dict[str, int], dict[str, dict[str, int]]]:
         by_status[row["status"]] = by_status.get(row["status"], 0) + row["n"]
         by_queue.setdefault(row["queue_name"], {})[row["status"]] = row["n"]
     return by_status, by_queue
+
+
+COUNTS_SNAPSHOT_JOBS = 200_000
+COUNTS_FRESH_SECONDS = 5.0
+COUNTS_STALE_SECONDS = 60.0
+
+
+class _CountsSnapshot:
+    """The last counts of this process, when they took long to make (see ``dashboard_counts``)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.value = None
+        self.counted_at = 0.0  # time.monotonic() when the counting started
+        self.served_age = 0.0
+        self.refreshing = False
+
+    def clear(self) -> None:
+        with self.lock:
+            self.value, self.counted_at, self.served_age = None, 0.0, 0.0
+
+    def age(self) -> float:
+        return self.served_age
+
+    def get(self):
+        with self.lock:
+            value, age = self.value, time.monotonic() - self.counted_at
+            if value is not None and age < COUNTS_FRESH_SECONDS:
+                self.served_age = age
+                return value
+            if value is not None and age < COUNTS_STALE_SECONDS:
+                if not self.refreshing:
+                    self.refreshing = True
+                    threading.Thread(target=self._refresh_in_background, name="jobs-counts", daemon=True).start()
+                self.served_age = age
+                return value
+        return self._count()
+
+    def _count(self):
+        started = time.monotonic()
+        value = count_by_queue_and_status()
+        with self.lock:
+            large = sum(value[0].values()) >= COUNTS_SNAPSHOT_JOBS
+            self.value, self.counted_at = (value, started) if large else (None, 0.0)
+            self.served_age = 0.0
+        return value
+
+    def _refresh_in_background(self) -> None:
+        from django.db import connections
+
+        try:
+            self._count()
+        except Exception:  # the next request counts (or tries again)
+            logger.exception("Counting jobs in the background failed")
+        finally:
+            with self.lock:
+                self.refreshing = False
+            connections.close_all()  # this thread's own connection
+
+
+_COUNTS = _CountsSnapshot()
 
 
 def throughput_buckets(*, since, until, bucket_seconds: int) -> list[dict]:
@@ -130,6 +215,7 @@ def dashboard_overview() -> dict:
     return {
         "now": now,
         "by_status": by_status,
+        "counts_age": round(counts_age(), 1),
         "total": sum(by_status.values()),
         "last_hour": last_hour,
         "last_day": last_day,
