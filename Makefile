@@ -95,7 +95,7 @@ multihost: setup multihost-tools
 test: setup lint browser doctools multihost-tools
 	@trap '$(PY) manage.py ensure_redis --stop-started' EXIT; \
 	$(PY) manage.py ensure_redis && \
-	CHAOS_SCALE=short $(PY) -m pytest $(PYTEST_ARGS)
+	CHAOS_SCALE=short $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 # Fault injection at full size (issue 9): SIGKILL storm, GIL, SIGTERM, PostgreSQL and Redis restarts,
 # poison job, skewed clocks. Needs PostgreSQL (DATABASE_URL); about 15-20 minutes; one line per scenario.

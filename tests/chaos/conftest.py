@@ -17,6 +17,7 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests import summary
 from tests.chaos.harness import Scenario
 from tests.chaos.infra import PostgresServer, database_name
 from tests.chaos.sweep import new_run_id, sweep_stale_runs
@@ -34,14 +35,20 @@ def scaled(*, short, full):
     return full if SCALE == "full" else short
 
 
-def pytest_terminal_summary(terminalreporter):
+def _summary():
     if not REPORT_LINES and not SKIPPED:
-        return
-    terminalreporter.section(f"fault suite (issue 9), CHAOS_SCALE={SCALE}")
-    for line in SKIPPED:
-        terminalreporter.write_line(line, red=True, bold=True)
-    for line in sorted(REPORT_LINES):  # (a) to (g), whatever order the tests ran in
-        terminalreporter.write_line(line)
+        return None
+    lines = [(line, {"red": True, "bold": True}) for line in SKIPPED]
+    lines += [(line, {}) for line in sorted(REPORT_LINES)]  # (a) to (g), whatever order the tests ran in
+    return (f"fault suite (issue 9), CHAOS_SCALE={SCALE}", lines)
+
+
+def pytest_sessionfinish(session):
+    summary.hand_to_controller(session.config, _summary())
+
+
+def pytest_terminal_summary(terminalreporter):
+    summary.write_here(terminalreporter, _summary())
 
 
 class ChaosWorld:

@@ -12,6 +12,7 @@ import signal
 
 import pytest
 
+from tests import summary
 from tests.multihost.bed import TestBed, unavailable_reason
 
 FIGURES: list[str] = []
@@ -53,11 +54,17 @@ def report():
     return FIGURES.append
 
 
-def pytest_terminal_summary(terminalreporter):
+def _summary():
     if not FIGURES and not SKIP_REASONS:
-        return
-    terminalreporter.section("multi-host test bed")
-    for line in sorted(FIGURES, key=lambda text: (not text.startswith("scenario"), text)):
-        terminalreporter.write_line(line)
-    for reason in dict.fromkeys(SKIP_REASONS):
-        terminalreporter.write_line(f"!!! SKIPPED: {reason} !!!", red=True, bold=True)
+        return None
+    lines = [(line, {}) for line in sorted(FIGURES, key=lambda text: (not text.startswith("scenario"), text))]
+    lines += [(f"!!! SKIPPED: {reason} !!!", {"red": True, "bold": True}) for reason in dict.fromkeys(SKIP_REASONS)]
+    return ("multi-host test bed", lines)
+
+
+def pytest_sessionfinish(session):
+    summary.hand_to_controller(session.config, _summary())
+
+
+def pytest_terminal_summary(terminalreporter):
+    summary.write_here(terminalreporter, _summary())
