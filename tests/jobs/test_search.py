@@ -316,6 +316,18 @@ class TestSearchEntries:
         assert self.writes_to_entries() == before
         assert found("customer-1") == {job.pk}
 
+    def test_a_cleared_result_is_no_longer_found(self, jobs):
+        from datetime import timedelta
+
+        from jobs import services
+
+        Job.objects.filter(pk=jobs["result"].pk).update(finished_at=timezone.now() - timedelta(days=2))
+        assert found("INV-2026") == {jobs["result"].pk}
+        assert services.jobs_results_expire(older_than=timedelta(days=1)) == 1
+        assert found("INV-2026") == set() and found("total:12") == set()
+        expected, kept = self.documents()
+        assert kept == expected
+
     def test_deleting_jobs_deletes_their_entries(self, jobs):
         from jobs.models import JobSearchEntry
 
