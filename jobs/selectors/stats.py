@@ -31,11 +31,11 @@ def job_stats(*, window_minutes: int = 60) -> dict:
     view of what the overview page shows, from the same SQL aggregates)."""
     now = timezone.now()
     since = now - timedelta(minutes=window_minutes)
-    by_status, by_queue = dashboard_counts()
+    (by_status, by_queue), age = counts_with_age()
     latency = latency_percentiles(since=since)
     return {
         "by_status": by_status,
-        "counts_age_seconds": round(counts_age(), 1),
+        "counts_age_seconds": round(age, 1),
         "by_queue": by_queue,
         "throughput_per_minute": [
             {"minute": b["start"].isoformat(), "succeeded": b["succeeded"], "failed": b["failed"]}
@@ -56,14 +56,13 @@ def dashboard_counts() -> tuple[dict[str, int], dict[str, dict[str, int]]]:
     ``COUNTS_FRESH_SECONDS`` the last counts are served as they are, then for up to
     ``COUNTS_STALE_SECONDS`` they are served while one thread of the process counts again in the
     background; older than that, the request counts. Fewer jobs are counted on every request.
-    ``counts_age()`` says how old the counts served last were (0 when exact).
     """
+    return _COUNTS.get()[0]
+
+
+def counts_with_age() -> tuple[tuple[dict[str, int], dict[str, dict[str, int]]], float]:
+    """``dashboard_counts()`` and how many seconds old those counts are (0: counted for this call)."""
     return _COUNTS.get()
-
-
-def counts_age() -> float:
-    """How many seconds old the counts that ``dashboard_counts`` serves now are (0: counted now)."""
-    return _COUNTS.age()
 
 
 def count_by_queue_and_status() -> tuple[dict[str, int], dict[str, dict[str, int]]]:
@@ -86,35 +85,28 @@ COUNTS_STALE_SECONDS = 60.0
 
 
 class _CountsSnapshot:
-    """The last counts of this process, when they took long to make (see ``dashboard_counts``)."""
+    """The last counts of this process, kept while the table is large (see ``dashboard_counts``)."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.value = None
         self.counted_at = 0.0  # time.monotonic() when the counting started
-        self.served_age = 0.0
         self.refreshing = False
 
     def clear(self) -> None:
         with self.lock:
-            self.value, self.counted_at, self.served_age = None, 0.0, 0.0
-
-    def age(self) -> float:
-        return self.served_age
+            self.value, self.counted_at = None, 0.0
 
     def get(self):
+        """(counts, their age in seconds): the snapshot, or counted now (age 0)."""
         with self.lock:
             value, age = self.value, time.monotonic() - self.counted_at
-            if value is not None and age < COUNTS_FRESH_SECONDS:
-                self.served_age = age
-                return value
             if value is not None and age < COUNTS_STALE_SECONDS:
-                if not self.refreshing:
+                if age >= COUNTS_FRESH_SECONDS and not self.refreshing:
                     self.refreshing = True
                     threading.Thread(target=self._refresh_in_background, name="jobs-counts", daemon=True).start()
-                self.served_age = age
-                return value
-        return self._count()
+                return value, age
+        return self._count(), 0.0
 
     def _count(self):
         started = time.monotonic()
@@ -122,7 +114,6 @@ class _CountsSnapshot:
         with self.lock:
             large = sum(value[0].values()) >= COUNTS_SNAPSHOT_JOBS
             self.value, self.counted_at = (value, started) if large else (None, 0.0)
-            self.served_age = 0.0
         return value
 
     def _refresh_in_background(self) -> None:
@@ -206,7 +197,7 @@ def dashboard_overview() -> dict:
     from jobs.selectors.system import queue_overview, scheduler_status, worker_overview
 
     now = timezone.now()
-    by_status, by_queue = dashboard_counts()
+    (by_status, by_queue), counts_age = counts_with_age()
     last_hour = throughput_buckets(since=now - timedelta(hours=1), until=now, bucket_seconds=60)
     last_day = throughput_buckets(since=now - timedelta(hours=24), until=now, bucket_seconds=3600)
     succeeded = sum(b["succeeded"] for b in last_hour)
@@ -215,7 +206,7 @@ def dashboard_overview() -> dict:
     return {
         "now": now,
         "by_status": by_status,
-        "counts_age": round(counts_age(), 1),
+        "counts_age": round(counts_age, 1),
         "total": sum(by_status.values()),
         "last_hour": last_hour,
         "last_day": last_day,
