@@ -165,3 +165,45 @@ def test_a_policy_applies_to_its_sources_and_rescoping_it_rescans(setup):
     assert result["records_scanned"] == 7
     assert not Violation.objects.filter(record=vendor, status="open").exists()
     assert active_pairs() == expected_violations([amount_rule, approver_rule])
+
+
+def test_links_without_database_constraints_still_follow_their_on_delete(setup):
+    """Violation.record/policy and the scan links carry no database constraint (a scan's commit
+    would check each); Django's on_delete must still hold for each of them."""
+    policy, amount_rule, _, records = setup
+    continuous()
+    violation = Violation.objects.filter(rule=amount_rule).order_by("id").first()
+    scan = ScanRun.objects.get(pk=violation.opened_by_scan_id)
+    assert ViolationEvent.objects.filter(violation=violation, scan=scan).exists()
+
+    scan_id = scan.pk
+    scan.delete()  # history links go NULL, nothing else goes
+    violation.refresh_from_db()
+    assert violation.opened_by_scan_id is None and violation.changed_by_scan_id is None
+    assert not ViolationEvent.objects.filter(scan_id=scan_id).exists()
+    assert ViolationEvent.objects.filter(violation=violation).exists()
+
+    record_id = violation.record_id
+    Record.objects.filter(pk=record_id).delete()  # a hard delete (the app deletes softly) cascades
+    assert not Violation.objects.filter(record_id=record_id).exists()
+
+    services.policy_delete(policy_id=policy.pk)
+    assert not Violation.objects.exists() and not ViolationEvent.objects.exists()
+
+
+def test_a_scan_locks_no_record(setup):
+    """The records a scan reads stay as they were: no foreign-key check takes a row lock on them (a
+    lock writes to the record's page). Checked inside the scan's transaction, deferred checks run."""
+    from django.db import connection, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's")
+    _, amount_rule, _, _ = setup
+    with transaction.atomic():
+        continuous()
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred checks run now, in this transaction
+            cursor.execute("SELECT count(*) FROM monitoring_record WHERE xmax <> '0'")  # locked or updated since loaded
+            touched = cursor.fetchone()[0]
+        assert Violation.objects.filter(rule=amount_rule).exists()
+    assert touched == 0
