@@ -46,6 +46,44 @@ def _not(part: Sql) -> Sql:
 TRUE = Sql("TRUE")
 
 
+# Patterns are written (and validated) in Python's syntax, as the SQLite path and any test oracle
+# read them. PostgreSQL's engine (ARE) agrees on nearly all of it, but not on the word boundaries:
+# outside a bracket expression its \b is a backspace and \B a backslash; its boundaries are \y, \Y.
+_POSTGRES_ESCAPES = {"b": "\\y", "B": "\\Y"}
+
+
+def postgres_pattern(pattern: str) -> str:
+    r"""A Python-syntax pattern as PostgreSQL must read it to mean the same (see _POSTGRES_ESCAPES).
+    Inside a bracket expression ``\b`` is a backspace in both, so it stays."""
+    out: list[str] = []
+    i, n, in_bracket = 0, len(pattern), False
+    while i < n:
+        char = pattern[i]
+        if char == "\\" and i + 1 < n:
+            escaped = pattern[i + 1]
+            out.append("\\" + escaped if in_bracket else _POSTGRES_ESCAPES.get(escaped, "\\" + escaped))
+            i += 2
+        elif not in_bracket and char == "[":
+            in_bracket, start = True, i
+            i += 1
+            if i < n and pattern[i] == "^":
+                i += 1
+            if i < n and pattern[i] == "]":  # a ']' first in a bracket expression is a literal
+                i += 1
+            out.append(pattern[start:i])
+        elif in_bracket and char == "[" and i + 1 < n and pattern[i + 1] in ":.=":
+            end = pattern.find(pattern[i + 1] + "]", i + 2)  # [:alpha:], [.x.], [=x=]
+            end = n if end == -1 else end + 2
+            out.append(pattern[i:end])
+            i = end
+        else:
+            if in_bracket and char == "]":
+                in_bracket = False
+            out.append(char)
+            i += 1
+    return "".join(out)
+
+
 class Dialect:
     """How one database reads JSON. ``data`` is the SQL of the JSON column; paths are validated
     (keys of [A-Za-z0-9_-], integer indexes), so they are inlined as literals safely."""
@@ -108,6 +146,9 @@ class PostgresDialect(Dialect):
     def regex(self, text: str) -> str:
         return f"({text} ~ %s)"
 
+    def pattern(self, pattern: str) -> str:
+        return postgres_pattern(pattern)
+
     def contains(self, path, value, value_type: str) -> tuple[dict[str, str], list]:
         """JSON type → SQL that holds when the value contains ``value``, and its params."""
         array = f"{self.json(path)} @> %s::jsonb"
@@ -159,6 +200,9 @@ class SqliteDialect(Dialect):
 
     def regex(self, text: str) -> str:
         return f"monitoring_regexp(%s, {text})"
+
+    def pattern(self, pattern: str) -> str:
+        return pattern  # monitoring_regexp runs Python's syntax
 
     def contains(self, path, value, value_type: str) -> tuple[dict[str, str], list]:
         # Typed: SQLite reads JSON true as 1, which must not equal the number 1.
@@ -282,7 +326,7 @@ class Compiler:
         if op == "starts_with":
             return Sql(f"(substr({typed}, 1, length(%s)) = %s)", [value, value])
         if op == "matches":
-            return Sql(self.d.regex(typed), [value])
+            return Sql(self.d.regex(typed), [self.d.pattern(value)])
         raise ValueError(f"unknown operator {op}")
 
     def actual(self, condition: dict) -> str:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from jobs.errors import ApplicationError, InvalidTransition, NotFound, ValidationFailed
 from jobs.services import Submitted, job_submit
 from monitoring import rules as R
+from monitoring.compiler import postgres_pattern
 from monitoring.models import (
     ACTIVE_STATUSES,
     Policy,
@@ -116,7 +117,7 @@ def _check_patterns_in_database(condition: dict, prefix: str = "") -> None:
         return
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT '' ~ %s", [condition["value"]])
+            cursor.execute("SELECT '' ~ %s", [postgres_pattern(condition["value"])])
     except DatabaseError as exc:
         reason = str(exc).strip().splitlines()[0]
         raise _invalid(f"{prefix}value", f"PostgreSQL does not accept the regular expression: {reason}") from None
