@@ -20,6 +20,7 @@ from django.utils import timezone
 from jobs.errors import ValidationFailed
 from monitoring.conf import monitoring_setting
 from monitoring.models import Record
+from monitoring.rules import text_problem
 
 FORMATS = ("csv", "jsonl")
 MAX_REPORTED_ERRORS = 1000
@@ -94,6 +95,9 @@ def _jsonl_rows(binary) -> Iterator[tuple[int, object, str | None]]:
         except ValueError as exc:
             yield number, None, f"not JSON: {exc}"
             continue
+        except RecursionError:  # arrays or objects nested about a thousand deep
+            yield number, None, "JSON nested too deeply"
+            continue
         if not isinstance(value, dict):
             yield number, None, "not a JSON object"
             continue
@@ -108,6 +112,23 @@ def _external_id(data: dict, id_field: str) -> tuple[str | None, str]:
     if not text or len(text) > MAX_ID_LENGTH:
         return None, f"{id_field!r} must have 1 to {MAX_ID_LENGTH} characters"
     return text, ""
+
+
+def _unstorable_text(data) -> str:
+    """Why a parsed record's texts cannot be stored (one such row would sink its whole batch), or ''."""
+    pending = [data]
+    while pending:  # not recursive: the parser already accepted deep nesting
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                return f"a text {problem}"
+    return ""
 
 
 def records_import(
@@ -142,6 +163,10 @@ def records_import(
             size = len(json.dumps(data, allow_nan=False))
         except ValueError:
             result.error(line, "NaN and Infinity are not JSON")
+            continue
+        problem = _unstorable_text(data)
+        if problem:
+            result.error(line, problem)
             continue
         if size > max_bytes:
             result.error(line, f"the record has {size} bytes of JSON; the limit is {max_bytes}")

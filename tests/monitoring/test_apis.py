@@ -51,6 +51,29 @@ BAD_RULES = [
 ]
 
 
+BAD_RULE_BODIES = [  # raw JSON: escapes a test client's encoder would refuse to write
+    ('{"operator": "equals", "field": "a", "value": "x\\u0000y", "value_type": "string"}', "value", "NUL"),
+    ('{"operator": "in", "field": "a", "value": ["ok", "\\ud800"], "value_type": "list"}', "value", "surrogate"),
+    (
+        '{"operator": "any", "conditions": [{"field": "a", "operator": "exists"}, '
+        '{"field": "b", "operator": "contains", "value": "\\u0000", "value_type": "string"}]}',
+        "conditions[1].value",
+        "NUL",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "field", "reason"), BAD_RULE_BODIES, ids=[b[1] + ":" + b[2] for b in BAD_RULE_BODIES])
+def test_a_rule_string_postgresql_cannot_store_is_a_400_naming_the_field(staff_client, raw, field, reason):
+    policy = Policy.objects.create(name="P")
+    body = '{"policy_id": ' + str(policy.pk) + ", " + raw[1:]
+    response = staff_client.post(f"{API}/rules", data=body.encode(), content_type="application/json")
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["details"]["field"] == field and reason in error["details"]["reason"], error
+    assert not Rule.objects.exists()
+
+
 @pytest.mark.parametrize(("body", "field", "reason"), BAD_RULES, ids=[b[1] + ":" + b[2] for b in BAD_RULES])
 def test_a_bad_rule_is_a_400_naming_the_field_and_nothing_is_written(staff_client, body, field, reason):
     policy = Policy.objects.create(name="P")
@@ -235,6 +258,29 @@ def test_upload_imports_good_rows_reports_bad_ones_and_a_repeat_changes_nothing(
     assert no_id.status_code == 400 and no_id.json()["error"]["details"]["field"] == "id_field"
     unknown = upload(staff_client, csv_text, "x.txt", source="erp")
     assert unknown.status_code == 400 and unknown.json()["error"]["details"]["field"] == "format"
+
+
+def test_rows_a_database_cannot_store_are_reported_and_never_sink_their_batch(staff_client):
+    """NUL characters and unpaired surrogates (jsonb refuses both), nesting past the parser's
+    depth, NaN: each is its line's error; the good rows of the same batch are imported."""
+    lines = [
+        '{"id": 1, "note": "ok"}',
+        '{"id": 2, "note": "nul \\u0000 inside"}',
+        '{"id": 3, "k\\u0000": 1}',
+        '{"id": 4, "note": "half a pair \\ud800"}',
+        '{"id": 5, "deep": ' + "[" * 5000 + "]" * 5000 + "}",
+        '{"id": 6, "amount": NaN}',
+        '{"id": 7, "emoji": "\\ud83d\\ude00"}',
+    ]
+    response = upload(staff_client, "\n".join(lines) + "\n", "odd.jsonl", source="erp")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["created"] == 2 and [e["line"] for e in body["errors"]] == [2, 3, 4, 5, 6], body
+    reasons = [e["reason"] for e in body["errors"]]
+    assert "NUL" in reasons[0] and "NUL" in reasons[1] and "surrogate" in reasons[2] and "deep" in reasons[3]
+    assert Record.objects.get(external_id="7").data["emoji"] == "\U0001f600"
+    csv_body = upload(staff_client, 'id,note\nA,"x\x00y"\nB,fine\n', "odd.csv", source="erp").json()
+    assert csv_body["created"] == 1 and csv_body["errors"][0]["line"] == 2
 
 
 def test_upload_over_the_size_limit_is_a_413(staff_client, settings):
