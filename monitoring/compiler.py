@@ -15,6 +15,7 @@ other type violates. At a million rows the type test is most of the cost, so it 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -47,14 +48,19 @@ TRUE = Sql("TRUE")
 
 
 # Patterns are written (and validated) in Python's syntax, as the SQLite path and any test oracle
-# read them. PostgreSQL's engine (ARE) agrees on nearly all of it, but not on the word boundaries:
-# outside a bracket expression its \b is a backspace and \B a backslash; its boundaries are \y, \Y.
+# read them. PostgreSQL's engine (ARE) agrees on nearly all of it, but not on two things outside
+# bracket expressions: its \b is a backspace and \B a backslash (its boundaries are \y and \Y),
+# and its "." also matches a newline, which Python's does only under the (?s) flag.
 _POSTGRES_ESCAPES = {"b": "\\y", "B": "\\Y"}
+_LEADING_FLAGS_RE = re.compile(r"\(\?([aiLmsux]+)\)")
 
 
 def postgres_pattern(pattern: str) -> str:
-    r"""A Python-syntax pattern as PostgreSQL must read it to mean the same (see _POSTGRES_ESCAPES).
-    Inside a bracket expression ``\b`` is a backspace in both, so it stays."""
+    r"""A Python-syntax pattern as PostgreSQL must read it to mean the same (see _POSTGRES_ESCAPES):
+    word boundaries become \y and \Y, and "." becomes [^\n] unless the pattern starts with a flag
+    group holding s. Inside a bracket expression ``\b`` is a backspace in both, so it stays."""
+    flags = _LEADING_FLAGS_RE.match(pattern)
+    any_dot = "." if flags and "s" in flags.group(1) else "[^\\n]"
     out: list[str] = []
     i, n, in_bracket = 0, len(pattern), False
     while i < n:
@@ -76,6 +82,9 @@ def postgres_pattern(pattern: str) -> str:
             end = n if end == -1 else end + 2
             out.append(pattern[i:end])
             i = end
+        elif not in_bracket and char == ".":
+            out.append(any_dot)
+            i += 1
         else:
             if in_bracket and char == "]":
                 in_bracket = False

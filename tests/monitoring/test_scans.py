@@ -38,17 +38,30 @@ def test_a_scan_whose_job_died_shows_as_failed(db):
     assert [scan.status for scan in selectors.scan_runs()] == ["failed"]
 
 
-WORD_PATTERNS = [r"\bword\b", r"\Bord\b", r"^\w+\b", r"[\b]", r"[]b]\b"]
+PATTERNS = [
+    r"\bword\b",
+    r"\Bord\b",
+    r"^\w+\b",
+    r"[\b]",
+    r"[]b]\b",
+    r"^w.rd$",
+    r"^.{0,6}$",
+    r"(?s)^w.rd$",
+    r"(?i)^W.RD",
+    r"[.]",
+]
 
 
-@pytest.mark.parametrize("pattern", WORD_PATTERNS)
+@pytest.mark.parametrize("pattern", PATTERNS)
 def test_a_pattern_means_in_the_database_what_it_means_in_python(db, pattern):
     """Patterns are Python's syntax (validation, SQLite and the oracle read them so); PostgreSQL
-    reads \\b as a backspace and \\B as a backslash unless they are translated to \\y and \\Y."""
+    reads \\b as a backspace and \\B as a backslash unless they are translated to \\y and \\Y,
+    and its "." matches a newline, Python's only under (?s)."""
     from tests.monitoring.conftest import make_policy
 
     _, rules = make_policy(rules=[{"field": "text", "operator": "matches", "value": pattern, "value_type": "string"}])
     texts = ["a word here", "swordfish", "word", "words", "sword", "b]x", "back\bspace", "]b", "b", "", "word-play"]
+    texts += ["w\nrd", "wo\nrd", "line\none", "short", "w.rd"]
     load_records([{"text": text} for text in texts])
     scans.scan_execute(mode=ScanMode.FULL)
     assert active_pairs() == expected_violations(rules)
