@@ -40,7 +40,8 @@ def _path(parts: tuple) -> str:
     return text
 
 
-def _string_problem(text: str) -> str | None:
+def string_problem(text: str) -> str | None:
+    """Why PostgreSQL cannot store ``text`` (jsonb and text columns refuse both), or None."""
     if "\x00" in text:
         return "contains a NUL character (\\u0000)"
     try:
@@ -65,7 +66,7 @@ def _check_json_tree(value, field: str) -> None:
         if depth > MAX_DEPTH:
             raise _refuse(field, where, f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, str):
-            problem = _string_problem(node)
+            problem = string_problem(node)
             if problem:
                 raise _refuse(field, where, problem)
         elif isinstance(node, float):
@@ -77,7 +78,7 @@ def _check_json_tree(value, field: str) -> None:
             for key, item in node.items():
                 if not isinstance(key, str):
                     raise _refuse(field, where, f"has a key {key!r} that is not a string")
-                problem = _string_problem(key)
+                problem = string_problem(key)
                 if problem:
                     raise _refuse(field, where, f"has a key that {problem}")
                 stack.append((item, (*where, key), depth + 1))

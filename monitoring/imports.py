@@ -18,9 +18,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs.errors import ValidationFailed
+from jobs.validation import string_problem
 from monitoring.conf import monitoring_setting
 from monitoring.models import Record
-from monitoring.rules import text_problem
 
 FORMATS = ("csv", "jsonl")
 MAX_REPORTED_ERRORS = 1000
@@ -125,7 +125,7 @@ def _unstorable_text(data) -> str:
         elif isinstance(item, list):
             pending.extend(item)
         elif isinstance(item, str):
-            problem = text_problem(item)
+            problem = string_problem(item)
             if problem:
                 return f"a text {problem}"
     return ""

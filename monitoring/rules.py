@@ -13,6 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from jobs.errors import ValidationFailed
+from jobs.validation import string_problem
 
 MAX_PATH_LENGTH = 300
 MAX_PATH_DEPTH = 12
@@ -114,17 +115,6 @@ def day_of(value) -> str | None:
     return None
 
 
-def text_problem(text: str) -> str:
-    """Why PostgreSQL cannot store ``text`` in JSON (jsonb refuses both), or ''."""
-    if "\x00" in text:
-        return "holds a NUL character (\\u0000), which PostgreSQL cannot store"
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "holds an unpaired surrogate (\\ud800-\\udfff): not valid Unicode"
-    return ""
-
-
 def check_pattern(pattern, field: str) -> str:
     if not isinstance(pattern, str) or not pattern:
         raise _fail(field, "a regular expression (a non-empty string) is required")
@@ -159,7 +149,7 @@ def _typed_value(value, value_type: str, field: str):
             raise _fail(field, f"{value!r} is not a string")
         if len(value) > MAX_STRING_LENGTH:
             raise _fail(field, f"the string is longer than {MAX_STRING_LENGTH} characters")
-        problem = text_problem(value)
+        problem = string_problem(value)
         if problem:
             raise _fail(field, f"the string {problem}")
         return value
