@@ -45,3 +45,10 @@ class ThrottledTokenAuthentication(TokenAuthentication):
                 except ValueError:  # expired between add and incr
                     cache.add(key, 1, timeout=window + 1)
             raise
+
+    def authenticate_credentials(self, key):
+        # No token holds a NUL, and PostgreSQL refuses one in a query (a 500): a wrong token, counted as
+        # one. (Bytes that are not UTF-8, lone surrogates included, DRF refuses before this.)
+        if "\x00" in key:
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        return super().authenticate_credentials(key)

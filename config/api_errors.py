@@ -18,19 +18,59 @@ def error_body(code: str, message: str, details=None) -> dict:
     return {"error": {"code": code, "message": message, "details": details}}
 
 
-def _drf_message(detail) -> str:
+def _field_errors(detail, path: str = "") -> list[tuple[str, str]]:
+    """(field path, first message) of each field at fault: ``name``, ``sources[0]``, ``items[2].sku``."""
     if isinstance(detail, dict):
-        parts = []
-        for field, value in detail.items():
-            text = value[0] if isinstance(value, list) and value else value
-            parts.append(f"{field}: {text}" if field != "non_field_errors" else str(text))
-        return "; ".join(str(p) for p in parts) or "Invalid input."
+        pairs = []
+        for key, value in detail.items():
+            if isinstance(key, int):  # a list field's item, by its index
+                inner = f"{path}[{key}]"
+            else:
+                inner = path if key == "non_field_errors" else (f"{path}.{key}" if path else str(key))
+            pairs += _field_errors(value, inner)
+        return pairs
+    if isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
+        # A list of nested serializers: one entry per item, empty for the items without errors.
+        return [pair for i, item in enumerate(detail) for pair in _field_errors(item, f"{path}[{i}]")]
     if isinstance(detail, list):
+        return [(path, str(detail[0]))] if detail else []
+    return [(path, str(detail))]
+
+
+def _drf_message(detail) -> str:
+    if isinstance(detail, list) and not any(isinstance(item, (dict, list)) for item in detail):
         return "; ".join(str(d) for d in detail) or "Invalid input."
+    if isinstance(detail, (dict, list)):
+        # Nested errors by their path, not as Python's repr of DRF's ErrorDetail objects.
+        parts = [f"{path}: {text}" if path else text for path, text in _field_errors(detail)]
+        return "; ".join(parts) or "Invalid input."
     return str(detail)
 
 
+def _encodable(value):
+    """``value`` with every lone surrogate replaced: an error message that repeats the input it
+    refuses (a choice, an unknown key) must still encode as UTF-8, or the refusal becomes a 500."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "replace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {_encodable(key): _encodable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encodable(item) for item in value]
+    return value
+
+
 def api_exception_handler(exc, context):
+    response = _error_response(exc, context)
+    if response is not None:
+        response.data = _encodable(response.data)
+    return response
+
+
+def _error_response(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
     if isinstance(exc, (RequestDataTooBig, TooManyFilesSent)):

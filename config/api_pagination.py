@@ -1,6 +1,6 @@
 """Keyset (cursor) pagination on (created_at, id) whose cursor cannot be turned into a 500."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from rest_framework.exceptions import NotFound as DrfNotFound
 from rest_framework.pagination import CursorPagination
@@ -34,8 +34,12 @@ class CreatedAtCursorPagination(CursorPagination):
         if cursor is not None and cursor.position is not None:
             try:
                 moment = datetime.fromisoformat(cursor.position)
-            except ValueError:
+                # In UTC, as DRF writes positions (str of a stored time): Python takes offsets up
+                # to ±23:59 that PostgreSQL refuses (a 500), and the shift can leave years 1-9999.
+                position = str(moment.astimezone(UTC)) if moment.tzinfo is not None else None
+            except (ValueError, OverflowError):
                 raise _invalid_cursor() from None
-            if moment.tzinfo is None:
+            if position is None:
                 raise _invalid_cursor()
+            cursor = cursor._replace(position=position)
         return cursor

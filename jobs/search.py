@@ -6,7 +6,9 @@
   triggers keep beside each job); terms shorter than 3 characters have no trigram and scan.
 - Key/value: ``customer:42`` (or ``customer:"42"``) matches jobs whose kwargs or result hold that
   key with that JSON value: ``kwargs @> {"customer": 42}``, answered by jsonb_path_ops GIN indexes
-  on the same entries. A value that is not JSON is taken as a string.
+  on the same entries. A value that is not JSON is taken as a string, and so is one that jsonb
+  cannot hold (no job holds it): NaN, Infinity, a number past a float's range (``1e999``), a NUL
+  or a lone surrogate in a string or key (``"\\u0000"``). ``k:1e999`` matches ``{"k": "1e999"}``.
 - A job id, exactly (the primary key); an idempotency key is part of the document.
 
 Within failed or cancelled jobs, copies of these indexes over those jobs alone serve a search
@@ -19,12 +21,15 @@ case-insensitive) and key/value with JSON1 key lookups, scanning the table.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass
 
 from django.db.models import F, Func, Lookup, Q, TextField, Value
 from django.db.models.functions import Cast, Coalesce
+
+from jobs.validation import string_problem
 
 KEY_VALUE = re.compile(r"^(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,99}):(?P<value>\S.*)$")
 
@@ -82,6 +87,28 @@ class ParsedSearch:
     job_id: uuid.UUID | None = None
 
 
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _jsonb_holds(value) -> bool:
+    """False for what PostgreSQL's jsonb refuses (a DataError, a 500): infinite floats, NUL, lone surrogates."""
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return False
+        if isinstance(node, str) and string_problem(node):
+            return False
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            if any(string_problem(key) for key in node):
+                return False
+            stack.extend(node.values())
+    return True
+
+
 def parse(term: str) -> ParsedSearch:
     """What a search box's text asks for: a key/value pair, a job id, or a substring."""
     text = term.strip()
@@ -93,8 +120,10 @@ def parse(term: str) -> ParsedSearch:
     if match:
         raw = match["value"].strip()
         try:
-            value = json.loads(raw)
+            value = json.loads(raw, parse_constant=_not_json)
         except ValueError:
+            value = raw
+        if not _jsonb_holds(value):
             value = raw
         return ParsedSearch(text=text, key=match["key"], value=value)
     return ParsedSearch(text=text)

@@ -4,7 +4,7 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api_fields import AwareDateTimeField, QueryInput, StrictCharField, StrictIntegerField
+from config.api_fields import AwareDateTimeField, ClosedInput, QueryInput, StrictCharField, StrictIntegerField
 from jobs import registry
 from jobs.models import Job, JobAttempt, JobStatus
 from jobs.validation import PRIORITY_RANGE
@@ -102,7 +102,7 @@ class StatsInput(QueryInput):
     window_minutes = serializers.IntegerField(required=False, default=60, min_value=1, max_value=24 * 60)
 
 
-class JobBulkRetryInput(serializers.Serializer):
+class JobBulkRetryInput(ClosedInput):
     status = serializers.ChoiceField(choices=[JobStatus.FAILED, JobStatus.CANCELLED], default=JobStatus.FAILED)
     actor = StrictCharField(required=False, max_length=200)
     queue = StrictCharField(required=False, max_length=100)
@@ -116,7 +116,7 @@ class JobRerunInput(serializers.Serializer):
     kwargs = JSONObjectField(required=False, default=None, help_text="Keyword arguments; the original's if left out.")
 
 
-class JobPurgeInput(serializers.Serializer):
+class JobPurgeInput(ClosedInput):
     actor = StrictCharField(required=False, max_length=200)
     queue = StrictCharField(required=False, max_length=100)
     error_type = StrictCharField(required=False, max_length=200)

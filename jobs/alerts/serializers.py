@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api_fields import StrictBooleanField, StrictCharField
+from config.api_fields import ClosedInput, StrictBooleanField, StrictCharField
 from jobs.alerts.models import Alert, AlertKind, AlertNotification, AlertRule, AlertStatus
 from jobs.serializers import JSONObjectField, PageInput
 
@@ -90,7 +90,9 @@ class AlertRuleOutput(serializers.ModelSerializer):
         ]
 
 
-class AlertRuleInput(serializers.Serializer):
+class AlertRuleInput(ClosedInput):
+    """name and kind are the rule's identity: not editable, refused like any field not listed here."""
+
     enabled = StrictBooleanField(required=False)
     description = StrictCharField(required=False, allow_blank=True, max_length=5000)
     parameters = ParametersField(

@@ -43,6 +43,8 @@ def _stored_filter(filters: dict) -> dict:
     for key, value in filters.items():
         if value in (None, "", [], ()):
             continue
+        if key == "search" and isinstance(value, str) and not value.strip():
+            continue  # the jobs list ignores a blank search: no criterion (a blank actor matches none)
         if isinstance(value, datetime):
             value = value.isoformat()
         elif key == "status":

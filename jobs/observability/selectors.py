@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobAttempt, JobStatus, Worker
 from jobs.selectors import live_workers
+from jobs.validation import string_problem
 
 S = JobStatus
 RECENT_ATTEMPTS = 20
@@ -21,7 +22,9 @@ def _seconds(delta) -> float | None:
 
 
 def worker_get(worker_id: str) -> dict | None:
-    """A worker process (live or not) with its current jobs and its last 20 attempts."""
+    """A worker process (live or not) with its current jobs and its last 20 attempts; None if unknown."""
+    if string_problem(worker_id):  # no worker has such an id, and PostgreSQL refuses NUL in a query (a 500)
+        return None
     worker = (
         Worker.objects.select_related("host")
         .annotate(

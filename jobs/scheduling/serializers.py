@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from config.api_fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from config.api_fields import ClosedInput, StrictBooleanField, StrictCharField, StrictIntegerField
 from jobs import registry
 from jobs.scheduling import selectors
 from jobs.scheduling.models import OverlapPolicy, Schedule, ScheduleRun
@@ -15,7 +15,7 @@ from jobs.validation import PRIORITY_RANGE
 INPUT_TO_FIELD = {"actor": "actor_name", "queue": "queue_name"}
 
 
-class ScheduleInput(serializers.Serializer):
+class ScheduleInput(ClosedInput):
     name = StrictCharField(max_length=200)
     description = StrictCharField(required=False, allow_blank=True, default="", max_length=5000)
     actor = ActorNameField(help_text="A public actor; internal ones are the platform's own.")

@@ -38,31 +38,40 @@ def job_cancel(*, job_id, user=None) -> Job:
     """Cancel a job: a waiting job never runs; a running one is interrupted at its next check.
 
     A claim or a finish racing the cancel is settled by reading the job again: a job that started
-    meanwhile is asked to stop; one that finished meanwhile is a 409 (InvalidTransition).
+    meanwhile is asked to stop; one that finished meanwhile is a 409 (InvalidTransition), and so is
+    one cancelled already. A running job asked to stop already is answered as it is (200): its stop
+    is still coming. The audit row records a change only, not a repeated request.
     """
     with transaction.atomic():
-        job = _cancel(_get_job(job_id))
-        audit_record(user=user, action="job.cancel", target_type="job", target_id=job.pk, detail={"status": job.status})
+        job, changed = _cancel(_get_job(job_id))
+        if changed:
+            audit_record(
+                user=user, action="job.cancel", target_type="job", target_id=job.pk, detail={"status": job.status}
+            )
     return job
 
 
-def _cancel(job: Job) -> Job:
+def _cancel(job: Job) -> tuple[Job, bool]:
+    """(the job as it is now, whether this call cancelled it or asked it to stop)."""
+    changed = False
     for _ in range(5):
         if job.status == S.RUNNING:
             if Job.objects.filter(pk=job.pk, status=S.RUNNING, cancel_requested_at__isnull=True).update(
                 cancel_requested_at=Now()
             ):
+                changed = True
                 break
         elif job.status in WAITING:
             if states.transition(job.pk, "cancel", S.CANCELLED, finished_at=Now()):
+                changed = True
                 break
         job.refresh_from_db()
-        if job.status == S.CANCELLED or (job.status == S.RUNNING and job.cancel_requested_at):
+        if job.status == S.RUNNING and job.cancel_requested_at:
             break
-        if job.status in (S.SUCCEEDED, S.FAILED):
+        if job.status in TERMINAL_STATUSES:
             raise InvalidTransition(f"Job {job.pk} is {job.status}; only a waiting or running job can be cancelled.")
     job.refresh_from_db()
-    return job
+    return job, changed
 
 
 def _rerun_fields(job: Job) -> dict:
@@ -188,8 +197,7 @@ def jobs_cancel_bulk(job_ids, *, user=None) -> int:
         for job_id in job_ids:
             try:
                 with transaction.atomic():
-                    _cancel(_get_job(job_id))
-                cancelled += 1
+                    cancelled += _cancel(_get_job(job_id))[1]
             except (InvalidTransition, NotFound):
                 pass
         audit_record(

@@ -52,12 +52,24 @@ def _parse_instant(value, field_name: str) -> datetime | None:
             ) from None
     if timezone.is_naive(moment):
         raise ValidationFailed(f"{field_name} must include a time zone.", details={"field": field_name})
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+        raise ValidationFailed(
+            f"{field_name} is outside the years 1 to 9999 in UTC.", details={"field": field_name}
+        ) from None
 
 
 def _task_report_parameters(parameters: Mapping) -> dict:
     until = _parse_instant(parameters.get("until"), "until") or timezone.now().astimezone(UTC)
-    since = _parse_instant(parameters.get("since"), "since") or until - DEFAULT_TASK_REPORT_PERIOD
+    since = _parse_instant(parameters.get("since"), "since")
+    if since is None:
+        try:
+            since = until - DEFAULT_TASK_REPORT_PERIOD
+        except OverflowError:  # until within the first day of year 1: no default day before it
+            raise ValidationFailed(
+                "until leaves no day before it in the calendar (year 1); give since too.", details={"field": "until"}
+            ) from None
     if since >= until:
         raise ValidationFailed("since must be before until.", details={"field": "since"})
     if until - since > MAX_TASK_REPORT_PERIOD:
