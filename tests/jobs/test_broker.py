@@ -106,3 +106,32 @@ def test_a_success_acked_after_its_commit_stays_held_until_the_finisher_acks_it(
     assert broker.messages_present([(job_id, int(token), queue_name)]) == [False]
     assert consumer.sweep() == 0
     consumer.close()
+
+
+def test_acknowledging_a_batch_lets_go_of_exactly_its_messages_in_every_queue_it_names():
+    """The finisher's ack: Dramatiq's ack (out of the ack set, message deleted) for many messages
+    of several queues at once; the messages it does not name stay fetched and stored."""
+    current = dramatiq.get_broker()
+    queues = [f"batch-ack-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+    fetched = {}
+    for queue_name in queues:
+        _publish(queue_name, 3)
+        consumer = current.consume(queue_name, prefetch=3, timeout=100)
+        fetched[queue_name] = (consumer, [next(consumer) for _ in range(3)])
+    acked = [(q, m.options["redis_message_id"]) for q in queues for m in fetched[q][1][:2]]
+    kept = [(q, fetched[q][1][2].options["redis_message_id"]) for q in queues]
+
+    broker.ack_messages(acked)
+
+    def present(pairs):
+        return broker.messages_present([(*message_id.split("."), queue_name) for queue_name, message_id in pairs])
+
+    assert present(acked) == [False] * 4
+    assert present(kept) == [True] * 2
+    for queue_name in queues:
+        ack_set = {x.decode() for x in current.client.smembers(broker._acks_key(current, queue_name))}
+        assert ack_set == {message_id for q, message_id in kept if q == queue_name}
+        consumer, messages = fetched[queue_name]
+        consumer.ack(messages[2])
+        consumer.close()
+    assert current.client.zscore(f"{current.namespace}:__heartbeats__", current.broker_id) is not None
