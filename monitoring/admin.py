@@ -1,6 +1,7 @@
 """Admin of the monitoring app: policies and rules editable (through the services' validation),
 violations, events and scans read-only (their status changes only through services and scans)."""
 
+from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
@@ -89,8 +90,22 @@ class ViolationEventAdmin(ReadOnlyAdmin):
     list_filter = ("to_status",)
 
 
+class WaiverForm(forms.ModelForm):
+    class Meta:
+        model = Waiver
+        fields = ("policy", "rule", "record", "condition", "reason", "owner", "expires_at", "created_by")
+
+    def clean_condition(self):
+        """The services' check: a condition no read can compile would fail every list of violations."""
+        try:
+            return services.waiver_condition(self.cleaned_data.get("condition"))
+        except ValidationFailed as exc:
+            raise ValidationError(exc.message) from None
+
+
 @admin.register(Waiver)
 class WaiverAdmin(admin.ModelAdmin):
+    form = WaiverForm
     list_display = ("id", "policy", "rule", "record", "owner", "expires_at", "reason")
     list_select_related = ("policy", "rule", "record")
 

@@ -21,10 +21,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import connection
+from django.utils import timezone
 
 from monitoring import rules as R
 
-NUMBER_TEXT_PATTERN = r"^\s*-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*$"
+NUMBER_TEXT_PATTERN = R.NUMBER_TEXT_PATTERN  # ASCII only: what the trims below remove and the casts read
+_PG_NUMBER_SPACE = "E' \\t\\n\\r\\f\\x0b'"  # R.NUMBER_SPACE (E'' has no \v)
 DATE_TEXT_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 
 
@@ -50,22 +52,38 @@ TRUE = Sql("TRUE")
 # Patterns are written (and validated) in Python's syntax, as the SQLite path and any test oracle
 # read them. PostgreSQL's engine (ARE) agrees on nearly all of it, but not on two things outside
 # bracket expressions: its \b is a backspace and \B a backslash (its boundaries are \y and \Y),
-# and its "." also matches a newline, which Python's does only under the (?s) flag.
+# its "." also matches a newline, which Python's does only under the (?s) flag, and it reads
+# {,3} as text where Python reads "0 to 3 times".
 _POSTGRES_ESCAPES = {"b": "\\y", "B": "\\Y"}
 _LEADING_FLAGS_RE = re.compile(r"\(\?([aiLmsux]+)\)")
+# Python's inline flags as PostgreSQL's embedded options. Python's m (^ and $ at every line) is PG's w,
+# not its m, which would also stop [^x] matching a newline; s needs none (PG's "." always matches a
+# newline; without s it becomes [^\n]); u is Python's default. a and L stay: PostgreSQL refuses them.
+_POSTGRES_FLAGS = {"i": "i", "m": "w", "x": "x", "s": "", "u": ""}
+_NO_LOWER_BOUND_RE = re.compile(r"\{,(\d*)\}")
 
 
 def postgres_pattern(pattern: str) -> str:
     r"""A Python-syntax pattern as PostgreSQL must read it to mean the same (see _POSTGRES_ESCAPES):
-    word boundaries become \y and \Y, and "." becomes [^\n] unless the pattern starts with a flag
-    group holding s. Inside a bracket expression ``\b`` is a backspace in both, so it stays."""
+    word boundaries become \y and \Y, "." becomes [^\n] unless the pattern starts with a flag
+    group holding s, leading flags become PG's options (_POSTGRES_FLAGS), \xHH becomes \u00HH
+    and {,n} becomes {0,n}. Inside a bracket expression ``\b`` is a backspace in
+    both, so it stays."""
     flags = _LEADING_FLAGS_RE.match(pattern)
     any_dot = "." if flags and "s" in flags.group(1) else "[^\\n]"
     out: list[str] = []
     i, n, in_bracket = 0, len(pattern), False
+    if flags:
+        options = "".join(_POSTGRES_FLAGS.get(f, f) for f in flags.group(1))
+        out.append(f"(?{options})" if options else "")
+        i = flags.end()
     while i < n:
         char = pattern[i]
-        if char == "\\" and i + 1 < n:
+        if char == "\\" and pattern.startswith("x", i + 1):
+            # Python's \xHH has exactly two digits; PG's \x takes every hex digit that follows (\x41B).
+            out.append("\\u00" + pattern[i + 2 : i + 4])
+            i += 4
+        elif char == "\\" and i + 1 < n:
             escaped = pattern[i + 1]
             out.append("\\" + escaped if in_bracket else _POSTGRES_ESCAPES.get(escaped, "\\" + escaped))
             i += 2
@@ -85,6 +103,9 @@ def postgres_pattern(pattern: str) -> str:
         elif not in_bracket and char == ".":
             out.append(any_dot)
             i += 1
+        elif not in_bracket and (repeat := _NO_LOWER_BOUND_RE.match(pattern, i)):
+            out.append("{0," + repeat.group(1) + "}")
+            i = repeat.end()
         else:
             if in_bracket and char == "]":
                 in_bracket = False
@@ -136,7 +157,7 @@ class PostgresDialect(Dialect):
         if value_type == R.NUMBER:
             return {
                 "number": f"{j}::numeric",
-                "string": f"(CASE WHEN {t} ~ '{NUMBER_TEXT_PATTERN}' THEN btrim({t})::numeric END)",
+                "string": f"(CASE WHEN {t} ~ '{NUMBER_TEXT_PATTERN}' THEN btrim({t}, {_PG_NUMBER_SPACE})::numeric END)",
             }
         if value_type == R.DATE:
             # Compared in the C collation: ISO dates order by their characters, fast and the same everywhere.
@@ -190,7 +211,9 @@ class SqliteDialect(Dialect):
     def typed(self, path, value_type: str) -> dict[str, str]:
         v = self.value(path)
         if value_type == R.NUMBER:
-            text = f"(CASE WHEN monitoring_regexp('{NUMBER_TEXT_PATTERN}', {v}) THEN CAST(trim({v}) AS REAL) END)"
+            # NUMERIC, not REAL: an integer string that fits 64 bits stays an exact integer.
+            trimmed = f"trim({v}, char(32, 9, 10, 13, 12, 11))"
+            text = f"(CASE WHEN monitoring_regexp('{NUMBER_TEXT_PATTERN}', {v}) THEN CAST({trimmed} AS NUMERIC) END)"
             return {"integer": v, "real": v, "text": text}
         if value_type == R.DATE:
             return {"text": f"(CASE WHEN monitoring_regexp('{DATE_TEXT_PATTERN}', {v}) THEN substr({v}, 1, 10) END)"}
@@ -225,7 +248,8 @@ class SqliteDialect(Dialect):
         return {"text": f"instr({self.value(path)}, %s) > 0", "array": array}, [value, value]
 
     def number_param(self, value):
-        return float(value)
+        # SQLite compares an integer with a real exactly: an int64 stays an int, 2**53 + 1 is not 2**53.
+        return value if isinstance(value, int) and -(2**63) <= value < 2**63 else float(value)
 
     def actual(self, path) -> str:
         return f"({self.data} -> {self._path(path)})"
@@ -264,7 +288,7 @@ class Compiler:
 
     def __init__(self, dialect: Dialect, *, today: date | None = None):
         self.d = dialect
-        self.today = today or date.today()
+        self.today = today or timezone.localdate()  # TIME_ZONE's today, as scans use
 
     def compile(self, condition: dict) -> Compiled:
         op = condition["operator"]

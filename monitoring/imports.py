@@ -11,12 +11,15 @@ import codecs
 import csv
 import io
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.utils import timezone
 
+from jobs.db import MAX_JSON_DEPTH
 from jobs.errors import ValidationFailed
 from jobs.validation import string_problem
 from monitoring.conf import monitoring_setting
@@ -26,6 +29,8 @@ FORMATS = ("csv", "jsonl")
 MAX_REPORTED_ERRORS = 1000
 MAX_SOURCE_LENGTH = 100
 MAX_ID_LENGTH = 200
+NOT_UTF8 = "not valid UTF-8"
+TOO_DEEP = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
 
 
 @dataclass
@@ -60,43 +65,92 @@ def format_of(name: str, declared: str | None = None) -> str:
     raise ValidationFailed("format: cannot tell from the file name; say csv or jsonl", details={"field": "format"})
 
 
-def _text_lines(binary) -> Iterator[str]:
-    return codecs.getreader("utf-8-sig")(binary, errors="replace")
+@contextmanager
+def _csv_text(binary) -> Iterator[io.TextIOWrapper]:
+    """The stream as text for the csv module: UTF-8 without its BOM, lines ended by CR, LF or CRLF
+    only (newline="": a cell may hold U+2028 or a form feed). Bytes that are not UTF-8 become lone
+    surrogates (surrogateescape): their row is refused, not the file, and nothing is replaced silently."""
+    text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()  # the caller's stream stays open: the command reads its position for the progress bar
 
 
-def _csv_rows(binary, id_field: str) -> Iterator[tuple[int, object, str | None]]:
-    reader = csv.DictReader(_text_lines(binary))
-    if reader.fieldnames is None or id_field not in reader.fieldnames:
+def _not_utf8(texts) -> bool:
+    """Whether texts read with surrogateescape held bytes that were not UTF-8 (lone surrogates now)."""
+    try:
+        for text in texts:
+            if isinstance(text, str):  # a short row's missing cells are None
+                text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _csv_header(reader: csv.DictReader, id_field: str) -> None:
+    """Refuse a file whose header cannot name its rows' fields (ValidationFailed, before any row is read)."""
+    try:
+        names = reader.fieldnames
+    except csv.Error as exc:
+        raise ValidationFailed(f"file: the CSV header is not CSV: {exc}", details={"field": "file"}) from None
+    if names and _not_utf8(names):
+        raise ValidationFailed(f"file: the CSV header is {NOT_UTF8}", details={"field": "file", "reason": NOT_UTF8})
+    duplicate = next((name for name, count in Counter(names or ()).items() if count > 1), None)
+    if duplicate is not None:  # DictReader would keep the last of the two cells and drop the other
+        reason = f"the CSV header names the column {duplicate!r} twice"
+        raise ValidationFailed(f"file: {reason}", details={"field": "file", "reason": reason, "column": duplicate})
+    if names is None or id_field not in names:
         raise ValidationFailed(
             f"id_field: the CSV header has no column {id_field!r}", details={"field": "id_field", "reason": "missing"}
         )
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:  # e.g. a cell over the csv module's size limit: skip the row, go on
-            yield reader.line_num + 1, None, f"not CSV: {exc}"  # the line it failed to finish
-            continue
-        line = reader.line_num
-        if None in row:
-            yield line, None, "more cells than header columns"
-            continue
-        # An empty cell is an absent value, not an empty string.
-        yield line, {k: v for k, v in row.items() if v not in (None, "")}, None
+
+
+def _csv_rows(binary, id_field: str) -> Iterator[tuple[int, object, str | None]]:
+    with _csv_text(binary) as text:
+        # strict: an unclosed quote is an error on its line, not a cell that swallows the rows after it.
+        reader = csv.DictReader(text, strict=True)
+        _csv_header(reader, id_field)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # e.g. a cell over the csv module's size limit: skip the row, go on
+                yield reader.line_num + 1, None, f"not CSV: {exc}"  # the line it failed to finish
+                continue
+            line = reader.line_num
+            if None in row:
+                yield line, None, "more cells than header columns"
+                continue
+            if _not_utf8(row.values()):
+                yield line, None, NOT_UTF8
+                continue
+            # An empty cell is an absent value, not an empty string.
+            yield line, {k: v for k, v in row.items() if v not in (None, "")}, None
 
 
 def _jsonl_rows(binary) -> Iterator[tuple[int, object, str | None]]:
-    for number, raw in enumerate(_text_lines(binary), start=1):
-        if not raw.strip():
+    # Lines end at LF only (CRLF too): a JSON text may hold U+2028, U+0085 or a form feed, where text
+    # readers split lines too; a line that is not UTF-8 is its own bad row.
+    for number, raw in enumerate(binary, start=1):
+        if number == 1 and raw.startswith(codecs.BOM_UTF8):
+            raw = raw[len(codecs.BOM_UTF8) :]
+        raw = raw.removesuffix(b"\n").removesuffix(b"\r")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, None, NOT_UTF8
+            continue
+        if not text.strip():
             continue
         try:
-            value = json.loads(raw)
+            value = json.loads(text)
         except ValueError as exc:
             yield number, None, f"not JSON: {exc}"
             continue
         except RecursionError:  # arrays or objects nested about a thousand deep
-            yield number, None, "JSON nested too deeply"
+            yield number, None, TOO_DEEP
             continue
         if not isinstance(value, dict):
             yield number, None, "not a JSON object"
@@ -114,16 +168,22 @@ def _external_id(data: dict, id_field: str) -> tuple[str | None, str]:
     return text, ""
 
 
-def _unstorable_text(data) -> str:
-    """Why a parsed record's texts cannot be stored (one such row would sink its whole batch), or ''."""
-    pending = [data]
-    while pending:  # not recursive: the parser already accepted deep nesting
-        item = pending.pop()
+def _unstorable(data) -> str:
+    """Why a parsed record cannot be stored (one such row would sink its whole batch), or ''.
+
+    Texts PostgreSQL refuses, and nesting deeper than MAX_JSON_DEPTH: the parser follows about a
+    thousand levels, the JSON encoders of the write and of every later read fewer (RecursionError).
+    """
+    pending = [(data, 1)]
+    while pending:  # not recursive, and bounded: it stops at the first container too deep
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)) and depth > MAX_JSON_DEPTH:
+            return TOO_DEEP
         if isinstance(item, dict):
-            pending.extend(item)
-            pending.extend(item.values())
+            pending.extend((key, depth) for key in item)
+            pending.extend((value, depth + 1) for value in item.values())
         elif isinstance(item, list):
-            pending.extend(item)
+            pending.extend((value, depth + 1) for value in item)
         elif isinstance(item, str):
             problem = string_problem(item)
             if problem:
@@ -142,6 +202,9 @@ def records_import(
     """Import records from a binary stream of CSV or JSON lines into ``source``."""
     if not isinstance(source, str) or not source.strip() or len(source) > MAX_SOURCE_LENGTH:
         raise ValidationFailed(f"source: 1 to {MAX_SOURCE_LENGTH} characters", details={"field": "source"})
+    problem = string_problem(source)
+    if problem:  # the command's argument: the API's form field refuses a NUL already
+        raise ValidationFailed(f"source: the text {problem}", details={"field": "source", "reason": problem})
     if fmt not in FORMATS:
         raise ValidationFailed(f"format: use one of {', '.join(FORMATS)}", details={"field": "format"})
     source = source.strip()
@@ -159,14 +222,14 @@ def records_import(
         if problem:
             result.error(line, problem)
             continue
+        problem = _unstorable(data)  # first: it bounds the depth json.dumps must follow
+        if problem:
+            result.error(line, problem)
+            continue
         try:
             size = len(json.dumps(data, allow_nan=False))
         except ValueError:
             result.error(line, "NaN and Infinity are not JSON")
-            continue
-        problem = _unstorable_text(data)
-        if problem:
-            result.error(line, problem)
             continue
         if size > max_bytes:
             result.error(line, f"the record has {size} bytes of JSON; the limit is {max_bytes}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
+from django.utils import timezone
 
 from monitoring import rules as R
 from monitoring.compiler import Compiler, PostgresDialect, dialect_for
@@ -62,7 +63,7 @@ class PassRunner:
         self.now = now
         self.pg = connection.vendor == "postgresql"
         self.dialect = dialect_for("r.data")
-        self.compiler = Compiler(self.dialect, today=now.date())
+        self.compiler = Compiler(self.dialect, today=timezone.localdate(now))
 
     def execute(self, sql: str, params=()) -> int:
         self.cursor.execute(sql, list(params))
@@ -162,7 +163,7 @@ class PassRunner:
         so the array is computed once per record, and a record without a hit yields no row; the
         unnest runs in the parallel workers, so only the hits cross to the leader, not every record.
         CREATE TABLE AS, unlike INSERT, lets PostgreSQL spread the pass over parallel workers."""
-        outer = Compiler(PostgresDialect("h.data"), today=self.now.date())
+        outer = Compiler(PostgresDialect("h.data"), today=timezone.localdate(self.now))
         flags, actuals, params = [], [], []
         for rule in scan_pass.rules:
             condition = scan_pass.conditions[rule.pk]

@@ -24,6 +24,7 @@ from monitoring import rules as R
 from monitoring.conf import monitoring_setting
 from monitoring.models import Policy, Rule, ScanMode, ScanRun, ScanStatus
 from monitoring.passes import Counts, Pass, PassRunner
+from monitoring.sqlite import PatternTooSlow, slow_patterns
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +75,16 @@ def _plan(policies: list[Policy], *, mode: str, since: datetime | None, today) -
     by_policy = _rules_by_policy(policies)
     full, incremental, details, full_policies = Pass([], None), Pass([], since), [], set()
     for policy in policies:
-        rules = by_policy[policy.pk]
-        conditions = {}
-        for rule in rules:
+        conditions, skipped = {}, []
+        for rule in by_policy[policy.pk]:
             try:
                 conditions[rule.pk] = R.condition_of(rule)
-            except Exception as exc:  # a stored rule that no longer validates: report, never crash the scan
-                raise PermanentError(f"Rule {rule.pk} of policy {policy.pk} is invalid: {exc}") from None
+            except Exception as exc:
+                # A stored rule that no longer validates is skipped and reported: failing the scan would
+                # stop every policy's evaluation for one bad row. Its violations are left as they are.
+                logger.warning("Scan skips rule %s of policy %s: %s", rule.pk, policy.pk, exc)
+                skipped.append({"rule_id": rule.pk, "reason": f"invalid rule: {exc}"[:500]})
+        rules = [rule for rule in by_policy[policy.pk] if rule.pk in conditions]
         go_full = mode == ScanMode.FULL or since is None or _needs_full(policy, rules, conditions, today)
         target = full if go_full else incremental
         target.rules.extend(rules)
@@ -94,6 +98,7 @@ def _plan(policies: list[Policy], *, mode: str, since: datetime | None, today) -
                 "policy": policy.name,
                 "mode": "full" if go_full else "incremental",
                 "rules": len(rules),
+                **({"skipped_rules": skipped} if skipped else {}),
             }
         )
     return [p for p in (full, incremental) if p.rules], details, full_policies
@@ -161,7 +166,7 @@ def _run_locked(scan: ScanRun, *, mode: str, policy_id, since) -> tuple[Counts, 
             cursor.execute("SET LOCAL jit TO OFF")
         # Locked in id order: concurrent scans of a policy wait for each other instead of interleaving.
         locked = list(_policies(policy_id).select_for_update())
-        passes, details, full_policies = _plan(locked, mode=mode, since=since, today=now.date())
+        passes, details, full_policies = _plan(locked, mode=mode, since=since, today=timezone.localdate(now))
         with connection.cursor() as cursor:
             runner = PassRunner(cursor, scan_id=scan.pk, now=now)
             for index, scan_pass in enumerate(passes):
@@ -178,15 +183,30 @@ def _run_sqlite(scan: ScanRun, *, mode: str, policy_id, since) -> tuple[Counts, 
     now = scan.started_at
     counts = Counts()
     policies = list(_policies(policy_id))
-    passes, details, full_policies = _plan(policies, mode=mode, since=since, today=now.date())
+    passes, details, full_policies = _plan(policies, mode=mode, since=since, today=timezone.localdate(now))
     with connection.cursor() as cursor:
         runner = PassRunner(cursor, scan_id=scan.pk, now=now)
-        evaluated = [runner.evaluate(scan_pass, index) for index, scan_pass in enumerate(passes)]
+        try:
+            with slow_patterns():
+                evaluated = [runner.evaluate(scan_pass, index) for index, scan_pass in enumerate(passes)]
+        except PatternTooSlow as exc:  # the same pattern is as slow the next time: no retry
+            raise PermanentError(_too_slow_reason(passes, exc)) from None
         with transaction.atomic():  # BEGIN IMMEDIATE: one scan's writes at a time
             for index, (scan_pass, partial) in enumerate(zip(passes, evaluated, strict=True)):
                 counts.add(runner.merge(scan_pass, index, partial))
             _record_full_evaluations(passes, policies, full_policies, now)
     return counts, details
+
+
+def _too_slow_reason(passes: list[Pass], exc: PatternTooSlow) -> str:
+    rule_ids = sorted(
+        rule_id
+        for scan_pass in passes
+        for rule_id, condition in scan_pass.conditions.items()
+        if any(pattern == exc.pattern for _, pattern in R.patterns(condition))
+    )
+    rules = ", ".join(str(rule_id) for rule_id in rule_ids) or "?"
+    return f"Rule {rules}: {exc} on a record's value ({R.shown(exc.pattern)}); simplify it or disable the rule."
 
 
 def _policies(policy_id):
@@ -199,4 +219,6 @@ def _record_full_evaluations(passes: list[Pass], policies: list[Policy], full_po
     Rule.objects.filter(pk__in=full_rules).update(confirmed_at=now)
     for policy in policies:
         if policy.pk in full_policies:
-            Policy.objects.filter(pk=policy.pk).update(scanned_version=policy.version, scanned_day=now.date())
+            Policy.objects.filter(pk=policy.pk).update(
+                scanned_version=policy.version, scanned_day=timezone.localdate(now)
+            )

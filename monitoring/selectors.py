@@ -64,7 +64,7 @@ def waived_sql(now=None) -> tuple[str, list]:
         if waiver.record_id:
             clause += f" AND monitoring_violation.record_id = {int(waiver.record_id)}"
         if waiver.condition:
-            compiled = compiler.compile(R.validate_condition(waiver.condition))
+            compiled = compiler.compile(R.validate_condition(waiver.condition, screen=False))
             clause += (
                 " AND EXISTS (SELECT 1 FROM monitoring_record wr WHERE wr.id = monitoring_violation.record_id"
                 f" AND {compiled.applicable.text} AND NOT {compiled.violated.text})"

@@ -20,6 +20,8 @@ from monitoring.models import (
     Waiver,
 )
 
+# An id filter in a bigint's range: a larger number overflows SQLite's integers (a 500), not "no match".
+ID_RANGE = {"min_value": 1, "max_value": 2**63 - 1}
 # Names, owners and reasons hold more than blanks (the services strip them): the schema says so too.
 NOT_BLANK = RegexValidator(r"\S", message="May not be blank.")
 
@@ -210,9 +212,9 @@ class StatusOutput(serializers.Serializer):
 class ViolationFilterInput(PageInput):
     status = serializers.MultipleChoiceField(choices=ViolationStatus.choices, required=False)
     severity = serializers.MultipleChoiceField(choices=Severity.choices, required=False)
-    policy = serializers.IntegerField(required=False)
-    rule = serializers.IntegerField(required=False)
-    record = serializers.IntegerField(required=False)
+    policy = serializers.IntegerField(required=False, **ID_RANGE)
+    rule = serializers.IntegerField(required=False, **ID_RANGE)
+    record = serializers.IntegerField(required=False, **ID_RANGE)
     since = AwareDateTimeField(required=False, help_text="First seen at or after.")
     until = AwareDateTimeField(required=False, help_text="First seen before.")
     waived = serializers.BooleanField(required=False)
@@ -226,7 +228,7 @@ class ViolationFilterInput(PageInput):
 
 
 class RuleFilterInput(QueryInput):
-    policy = serializers.IntegerField(required=False)
+    policy = serializers.IntegerField(required=False, **ID_RANGE)
 
 
 class WaiverFilterInput(QueryInput):

@@ -123,9 +123,15 @@ def _check_patterns_in_database(condition: dict, prefix: str = "") -> None:
         raise _invalid(f"{prefix}value", f"PostgreSQL does not accept the regular expression: {reason}") from None
 
 
-def validated_rule_values(values: dict) -> dict:
-    """Check a rule's fields (raises ValidationFailed naming the field); returns them normalised."""
-    condition = R.validate_condition(values)
+CONDITION_FIELDS = ("field", "operator", "value", "value_type", "conditions")
+
+
+def validated_rule_values(values: dict, *, screen: bool = True) -> dict:
+    """Check a rule's fields (raises ValidationFailed naming the field); returns them normalised.
+
+    ``screen=False`` when the condition is the stored one, unchanged (see ``rules.validate_condition``).
+    """
+    condition = R.validate_condition(values, screen=screen)
     _check_patterns_in_database(condition)
     message = values.get("message") or ""
     if not isinstance(message, str) or len(message) > 500:
@@ -141,7 +147,11 @@ def validated_rule_values(values: dict) -> dict:
 
 
 def _stored(condition: dict) -> dict:
-    stored = {k: condition[k] for k in ("field", "operator", "value", "value_type") if condition[k] not in ("", None)}
+    # A group has no field nor value type (""), an operator without a value has None; "" is a real value
+    # (status equals ""): dropping it would store a rule that no longer validates.
+    stored = {k: condition[k] for k in ("field", "operator", "value_type") if condition[k] not in ("", None)}
+    if condition["value"] is not None:
+        stored["value"] = condition["value"]
     if condition["conditions"]:
         stored["conditions"] = [_stored(c) for c in condition["conditions"]]
     return stored
@@ -176,7 +186,9 @@ def rule_update(*, rule_id, **changes) -> Rule:
             raise NotFound(f"Rule {rule_id} does not exist.")
         merged = {name: getattr(rule, name) for name in RULE_FIELDS if name != "enabled"}
         merged.update({k: v for k, v in changes.items() if k != "enabled"})
-        clean = validated_rule_values(merged)
+        # A rule stored before a stricter pattern screen may still be disabled or renamed.
+        changed = any(name in changes and changes[name] != getattr(rule, name) for name in CONDITION_FIELDS)
+        clean = validated_rule_values(merged, screen=changed)
         for key, value in clean.items():
             setattr(rule, key, value)
         if "enabled" in changes:
@@ -263,23 +275,32 @@ def waiver_create(
     policy = _get(Policy, policy_id, "Policy") if policy_id is not None else None
     rule = _get(Rule, rule_id, "Rule") if rule_id is not None else None
     record = _get(Record, record_id, "Record") if record_id is not None else None
-    stored_condition = None
-    if condition is not None:
-        try:
-            stored_condition = _stored(R.validate_condition(condition))
-        except ValidationFailed as exc:
-            field = f"condition.{exc.details['field']}"
-            raise _invalid(field, exc.details["reason"]) from None
     return Waiver.objects.create(
         policy=policy,
         rule=rule,
         record=record,
-        condition=stored_condition,
+        condition=waiver_condition(condition),
         reason=reason.strip(),
         owner=owner.strip(),
         expires_at=expires_at,
         created_by=user if user is not None and user.is_authenticated else None,
     )
+
+
+def waiver_condition(condition) -> dict | None:
+    """A waiver's condition as stored, checked like a rule's (ValidationFailed naming ``condition.…``).
+
+    It runs in every read of violations: one PostgreSQL refuses would fail them all (the admin's
+    edits pass here too).
+    """
+    if condition is None:
+        return None
+    try:
+        normalised = R.validate_condition(condition)
+    except ValidationFailed as exc:
+        raise _invalid(f"condition.{exc.details['field']}", exc.details["reason"]) from None
+    _check_patterns_in_database(normalised, "condition.")
+    return _stored(normalised)
 
 
 def waiver_revoke(*, waiver_id) -> Waiver:

@@ -55,6 +55,16 @@ def test_payloads_postgresql_cannot_store_or_python_cannot_nest_are_400(staff_cl
     assert not Job.objects.exists()
 
 
+def test_a_json_body_nested_deeper_than_100_levels_is_400_before_any_serializer_sees_it(staff_client):
+    """Serializers and JSON encoders recurse: 900 levels the parser follows can be a RecursionError later."""
+    body = '{"actor": "echo", "args": %s}'
+    deep_enough = error_of(raw_json(staff_client, "/api/v1/jobs", body % ("[" * 99 + "]" * 99)), 400)
+    assert deep_enough["code"] == "invalid_payload"  # the job's own limit
+    too_deep = error_of(raw_json(staff_client, "/api/v1/jobs", body % ("[" * 100 + "]" * 100)), 400)
+    assert too_deep["code"] == "parse_error" and "deeper than 100 levels" in too_deep["message"]
+    assert not Job.objects.exists()
+
+
 def test_a_json_body_over_the_limit_is_413_in_the_error_shape(staff_client, settings):
     settings.API_MAX_JSON_BYTES = 1000
     error = error_of(raw_json(staff_client, "/api/v1/jobs", json.dumps({"actor": "echo", "args": ["x" * 2000]})), 413)

@@ -9,7 +9,10 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 
-NUMBER_TEXT = re.compile(r"^\s*-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?\s*$")
+# README: ASCII digits (at most 100 before and after the point, an exponent of at most 3 digits) and
+# ASCII whitespace around them (space, tab, newline, carriage return, form feed, vertical tab).
+ASCII_SPACE = " \t\n\r\f\v"
+NUMBER_TEXT = re.compile(r"[ \t\n\r\f\v]*-?[0-9]{1,100}(\.[0-9]{1,100})?([eE][+-]?[0-9]{1,3})?[ \t\n\r\f\v]*")
 DATE_TEXT = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])")
 PATH_PART = re.compile(r"([A-Za-z0-9_\-]+)|\[(\d+)\]")
 
@@ -33,8 +36,8 @@ def as_number(value):
         return None
     if isinstance(value, (int, float)):
         return Decimal(str(value))
-    if isinstance(value, str) and NUMBER_TEXT.match(value):
-        return Decimal(value.strip())
+    if isinstance(value, str) and NUMBER_TEXT.fullmatch(value):
+        return Decimal(value.strip(ASCII_SPACE))
     return None
 
 

@@ -49,6 +49,19 @@ PATTERNS = [
     r"(?s)^w.rd$",
     r"(?i)^W.RD",
     r"[.]",
+    r"^.{,4}$",
+    r"^swo{,1}rd",
+    r"[{,1}]",
+    r"(?m)^word$",
+    r"(?m)^w.rd",
+    r"(?m)w[^x]rd",
+    r"(?sm)^w.rd$",
+    r"(?ms)o.r",
+    r"(?im)^WORD$",
+    r"(?i)w[^x]RD",
+    r"\x41B",
+    r"[\x41-\x42]B",
+    r"^\x77",
 ]
 
 
@@ -56,12 +69,12 @@ PATTERNS = [
 def test_a_pattern_means_in_the_database_what_it_means_in_python(db, pattern):
     """Patterns are Python's syntax (validation, SQLite and the oracle read them so); PostgreSQL
     reads \\b as a backspace and \\B as a backslash unless they are translated to \\y and \\Y,
-    and its "." matches a newline, Python's only under (?s)."""
+    its "." matches a newline, Python's only under (?s), and it reads {,n} as text."""
     from tests.monitoring.conftest import make_policy
 
     _, rules = make_policy(rules=[{"field": "text", "operator": "matches", "value": pattern, "value_type": "string"}])
     texts = ["a word here", "swordfish", "word", "words", "sword", "b]x", "back\bspace", "]b", "b", "", "word-play"]
-    texts += ["w\nrd", "wo\nrd", "line\none", "short", "w.rd"]
+    texts += ["w\nrd", "wo\nrd", "line\none", "short", "w.rd", "first\nword\nlast", "AB", "\u041b", "BB"]
     load_records([{"text": text} for text in texts])
     scans.scan_execute(mode=ScanMode.FULL)
     assert active_pairs() == expected_violations(rules)
