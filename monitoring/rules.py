@@ -132,6 +132,25 @@ def _quantifier_at(pattern: str, i: int) -> int:
     return len(match.group()) if match and match.group() != "{}" else 0
 
 
+def _pattern_characters(pattern: str):
+    """(index, character, inside a set) for each unescaped character of a pattern; the opening of a
+    set ("[", "[^", and a "]" first in it, which is a literal) is not yielded."""
+    i, n, in_set = 0, len(pattern), False
+    while i < n:
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if not in_set and char == "[":
+            i += 2 if pattern.startswith("[^", i) else 1
+            i += 1 if pattern.startswith("]", i) else 0
+            in_set = True
+            continue
+        yield i, char, in_set
+        in_set = in_set and char != "]"
+        i += 1
+
+
 def backtracking_problem(pattern: str) -> str:
     """Why a (compiled) pattern can backtrack exponentially, or ''.
 
@@ -140,20 +159,8 @@ def backtracking_problem(pattern: str) -> str:
     match tries them all. Python's engine (SQLite's scans, previews) has no bound on that.
     """
     frames: list[list[bool]] = []  # per open group: [holds alternatives, holds a repetition]
-    i, n, in_bracket = 0, len(pattern), False
-    while i < n:
-        char = pattern[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_bracket:  # a set: nothing in it groups or repeats
-            in_bracket = char != "]"
-            i += 1
-            continue
-        if char == "[":
-            i += 2 if pattern.startswith("[^", i) else 1
-            i += 1 if pattern.startswith("]", i) else 0  # a "]" first in a set is a literal
-            in_bracket = True
+    for i, char, in_set in _pattern_characters(pattern):
+        if in_set:  # nothing in a set groups or repeats
             continue
         if char == "(":
             frames.append([False, False])
@@ -171,31 +178,15 @@ def backtracking_problem(pattern: str) -> str:
                 frames[-1][1] |= repetition or repeated
         elif frames and _quantifier_at(pattern, i):
             frames[-1][1] = True
-            i += _quantifier_at(pattern, i)
-            continue
-        i += 1
     return ""
 
 
 def posix_bracket_problem(pattern: str) -> str:
     """Why a set holds ``[:``, ``[.`` or ``[=``, or ''. Both databases read ``[[:digit:]]`` as a POSIX
     class (SQLite's ``regex`` module, PostgreSQL), Python as the set ``[[:digit:]`` then ``]``."""
-    i, n, in_bracket = 0, len(pattern), False
-    while i < n:
-        char = pattern[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_bracket:
-            if char == "[" and pattern[i + 1 : i + 2] in (":", ".", "="):
-                return f"{pattern[i : i + 2]!r} in a set reads differently in Python and the databases; escape the ["
-            in_bracket = char != "]"
-        elif char == "[":
-            i += 2 if pattern.startswith("[^", i) else 1
-            i += 1 if pattern.startswith("]", i) else 0  # a "]" first in a set is a literal
-            in_bracket = True
-            continue
-        i += 1
+    for i, char, in_set in _pattern_characters(pattern):
+        if in_set and char == "[" and pattern[i + 1 : i + 2] in (":", ".", "="):
+            return f"{pattern[i : i + 2]!r} in a set reads differently in Python and the databases; escape the ["
     return ""
 
 
