@@ -19,7 +19,7 @@ def pytest_configure(config):
     import tests.integration.actors  # noqa: F401  (the test actors are known to the API too)
 
 
-# `make test` runs the suite on two xdist workers (--dist loadgroup). The fault suites share things
+# `make test` runs the suite on three xdist workers (--dist loadgroup). The fault suites share things
 # a second copy of them must not see: the multi-host bed's fixed network namespaces, bridge and
 # subnet, var/test-logs/chaos (wiped at the start of each run), and both sweep up what they take
 # for a dead run's leftovers. So they run one after the other on one worker, beside the rest.
