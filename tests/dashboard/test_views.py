@@ -253,7 +253,7 @@ def test_staff_pause_resume_and_run_a_schedule(staff_browser):
         ("jobs:workers", {}),
     ],
 )
-def test_query_count_does_not_grow_with_rows(staff_browser, django_assert_max_num_queries, name, params):
+def test_query_count_does_not_grow_with_rows(staff_browser, name, params):
     def queries_for(rows: int) -> int:
         Job.objects.all().delete()
         for i in range(rows):
@@ -266,10 +266,11 @@ def test_query_count_does_not_grow_with_rows(staff_browser, django_assert_max_nu
             assert staff_browser.get(reverse(name), params).status_code == 200
         return len(captured)
 
+    # Counted right after a warming request: a third request could find a short-lived cache (worker
+    # list, counts snapshot) expired on a slow machine and count the queries that refill it.
     few, many = queries_for(5), queries_for(50)
     assert few == many
-    with django_assert_max_num_queries(8):
-        staff_browser.get(reverse(name), params)
+    assert many <= 8, f"{many} queries for the page with 50 jobs"
 
 
 def test_detail_query_count_does_not_grow_with_attempts_or_children(staff_browser):
