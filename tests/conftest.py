@@ -56,16 +56,23 @@ def pytest_terminal_summary(terminalreporter):
         summary.write(terminalreporter, section)
 
 
+def clear_redis_namespace(namespace: str | None = None) -> int:
+    """Delete every Redis key of ``namespace`` (the run's): queues, ack sets, limiter logs."""
+    namespace = namespace or os.environ["DRAMATIQ_NAMESPACE"]
+    client = dramatiq.get_broker().client
+    keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
+    for start in range(0, len(keys), 500):
+        client.delete(*keys[start : start + 500])
+    return len(keys)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def redis_namespace():
     broker = dramatiq.get_broker()
     previous = broker.namespace
     broker.namespace = TEST_NAMESPACE
     yield TEST_NAMESPACE
-    client = broker.client
-    keys = list(client.scan_iter(match=f"{TEST_NAMESPACE}*", count=1000))
-    for start in range(0, len(keys), 500):
-        client.delete(*keys[start : start + 500])
+    clear_redis_namespace(TEST_NAMESPACE)
     broker.namespace = previous
 
 

@@ -6,6 +6,7 @@ import dramatiq
 import pytest
 
 from jobs.scheduling import selectors
+from tests.conftest import clear_redis_namespace
 from tests.integration.conftest import ManagedProcess, start_worker, wait_for  # noqa: F401 (fixture)
 
 
@@ -29,6 +30,7 @@ class SchedulerProcess(ManagedProcess):
 
 @pytest.fixture
 def start_scheduler(request):
+    clear_redis_namespace()  # messages other tests left behind are not this test's (see start_worker)
     started = []
 
     def start(**env):
