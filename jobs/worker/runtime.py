@@ -35,15 +35,21 @@ logger = logging.getLogger(__name__)
 
 
 class SuspectSlot:
-    """At most one crash suspect runs in a process at a time, so that if the process dies, the
-    suspect among its jobs is the one to blame (see services.blame). A suspect that finds the slot
+    """At most one crash suspect is ``running`` in a process at a time, so that if the process dies,
+    the suspect among its rows is the one to blame (see services.blame). A suspect that finds the slot
     taken does not wait for it in a worker thread: it goes back to the database for
     ``SUSPECT_HOLD_SECONDS`` (``ProcessRuntime.begin``), where any process may take it next. Waiting here
     would hoard it: a process that prefetched several suspects would run them one after another
-    while the other processes, their slots free, had nothing to run."""
+    while the other processes, their slots free, had nothing to run.
+
+    The slot is held from the claim until the row leaves ``running``: a suspect that returned keeps
+    it until the finisher commits its success (``release_when_committed``). Released at the return,
+    a second suspect could start beside the first one's uncommitted row, and the process's death
+    then found two suspects and charged nobody (a poison job took 5 attempts of its 3 in CI)."""
 
     def __init__(self):
         self._lock = threading.Lock()
+        self._committing: str | None = None  # the suspect whose success the finisher has not committed yet
 
     def acquire(self, suspect: bool) -> bool:
         """True when the job may start here now: always for an ordinary job."""
@@ -51,6 +57,15 @@ class SuspectSlot:
 
     def release(self, suspect: bool) -> None:
         if suspect:
+            self._lock.release()
+
+    def release_when_committed(self, job_id: str) -> None:
+        self._committing = job_id
+
+    def committed(self, job_ids) -> None:
+        """The finisher committed (or found fenced) the successes of ``job_ids``."""
+        if self._committing is not None and self._committing in job_ids:
+            self._committing = None
             self._lock.release()
 
 
@@ -141,7 +156,10 @@ class ProcessRuntime:
         """Commit a batch of successes, record what fenced copies did, then acknowledge the
         batch's messages (one Redis round trip). Retries the database until it answers."""
         rows = [(job_id, token, result, *usage) for job_id, token, result, _, _, _, usage in items]
-        moved = with_db_retries(lambda: services.jobs_succeed(rows), forever=True)
+        try:
+            moved = with_db_retries(lambda: services.jobs_succeed(rows), forever=True)
+        finally:  # even after an error that is not the database's: a slot held for good runs no suspect
+            self.suspect_slot.committed({job_id for job_id, *_ in items})
         for job_id, _, _, attempt, *_ in items:
             if job_id not in moved:
                 late = {"job_id": job_id, "attempt": attempt, "outcome": "succeeded"}
@@ -215,16 +233,19 @@ class ProcessRuntime:
             return
         ctx.end_interrupts()
         usage = attempt_usage(ctx.usage_started)
+        slot_released_by_finisher = False
         try:
             if exception is None:
-                self._record_success(ctx, message, result, usage)
+                slot_released_by_finisher = self._record_success(ctx, message, result, usage)
             else:
                 self._record_failure(ctx, exception, usage)
         finally:
             context.deactivate(ctx)
-            self.suspect_slot.release(ctx.crash_suspect)
+            if not slot_released_by_finisher:
+                self.suspect_slot.release(ctx.crash_suspect)
 
-    def _record_success(self, ctx, message, result, usage) -> None:
+    def _record_success(self, ctx, message, result, usage) -> bool:
+        """Hand the success to the finisher; True when the finisher will release the suspect slot."""
         stored = services.storable_result(result)
         message_id = message.options.get("redis_message_id")
         if message_id:
@@ -234,8 +255,11 @@ class ProcessRuntime:
             message.options["redis_message_id"] = f"{message_id}:acked-after-commit"
         self.pending_successes.add(ctx.job_id)
         item = (ctx.job_id, ctx.token, stored, ctx.attempt, message.queue_name, message_id, usage)
+        if ctx.crash_suspect:
+            self.suspect_slot.release_when_committed(ctx.job_id)
         self.finisher.submit_nowait(item)
         self.stats.record(True)
+        return ctx.crash_suspect
 
     def _record_failure(self, ctx, exception, usage) -> None:
         trace = services.format_traceback(exception)

@@ -1,8 +1,8 @@
 """The harness's view of the job rows: polled with psycopg2, never through the engine's code.
 
-The poller keeps every change of (status, dispatch_token, attempts) with the time its answer came
-back: the snapshot was taken before that, so a transition is known to within one poll interval and
-a latency measured to it is never shorter than the true one.
+The poller keeps every change of (status, dispatch_token, attempts, crash_suspect, worker_id) with the
+time its answer came back: the snapshot was taken before that, so a transition is known to within one
+poll interval and a latency measured to it is never shorter than the true one.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class RowState:
     status: str
     token: int
     attempts: int
+    suspect: bool = False  # crash_suspect: read for the evidence, judged by no scenario
+    worker: str = ""
 
 
 class JobPoller(threading.Thread):
@@ -56,19 +58,19 @@ class JobPoller(threading.Thread):
             self._conn = psycopg2.connect(self.url, connect_timeout=2)
             self._conn.autocommit = True
         with self._conn.cursor() as cur:
-            cur.execute("SELECT id::text, status, dispatch_token, attempts FROM jobs_job")
+            cur.execute(
+                "SELECT id::text, status, dispatch_token, attempts, crash_suspect, coalesce(worker_id, '') "
+                "FROM jobs_job"
+            )
             rows = cur.fetchall()
         t = time.time()
         with self.lock:
             self.polls += 1
-            for job_id, status, token, attempts in rows:
+            for job_id, *values in rows:
                 states = self.history.setdefault(job_id, [])
-                if not states or (states[-1].status, states[-1].token, states[-1].attempts) != (
-                    status,
-                    token,
-                    attempts,
-                ):
-                    states.append(RowState(t, status, token, attempts))
+                last = states[-1] if states else None
+                if last is None or (last.status, last.token, last.attempts, last.suspect, last.worker) != tuple(values):
+                    states.append(RowState(t, *values))
 
     def _close(self) -> None:
         if self._conn is not None:

@@ -217,6 +217,40 @@ def test_a_suspect_that_finds_the_slot_taken_waits_in_the_database_not_in_a_thre
     wait_for(lambda: Job.objects.get(pk=first.pk).status == S.SUCCEEDED, timeout=10)
 
 
+def test_a_suspect_that_returned_keeps_the_slot_until_its_success_is_committed(tracking, monkeypatch):
+    """Found in CI (fault suite f): the slot was freed when the actor returned, while its row stayed
+    ``running`` until the finisher's commit; a second suspect started beside it, the process died,
+    blame found two suspects and charged nobody, and the poison job ran 5 times for its 3 attempts."""
+    from jobs import services
+
+    first = JobFactory(status=S.QUEUED, dispatch_token=1, crash_suspect=True)
+    second = JobFactory(status=S.QUEUED, dispatch_token=2, crash_suspect=True)
+    commit_may_go = threading.Event()
+    real_succeed = services.jobs_succeed
+
+    def slow_commit(rows):
+        commit_may_go.wait(10)
+        return real_succeed(rows)
+
+    monkeypatch.setattr(services, "jobs_succeed", slow_commit)
+    msg = message(first, crash_suspect=True)
+    tracking.before_process_message(None, msg)
+    tracking.after_process_message(None, msg, result="done")  # returned; its success waits for the commit
+    assert Job.objects.get(pk=first.pk).status == S.RUNNING
+    with pytest.raises(SkipMessage):
+        tracking.before_process_message(None, message(second, crash_suspect=True))
+    second.refresh_from_db()
+    assert (second.status, second.dispatch_token) == (S.PENDING, 3), "held back while the first row is running"
+    commit_may_go.set()
+    wait_for(lambda: Job.objects.get(pk=first.pk).status == S.SUCCEEDED, timeout=10)
+    second.status, second.dispatch_token = S.QUEUED, 3
+    second.save(update_fields=["status", "dispatch_token"])
+    retry = message(second, crash_suspect=True)
+    tracking.before_process_message(None, retry)
+    assert Job.objects.get(pk=second.pk).status == S.RUNNING, "the slot is free once the success committed"
+    tracking.after_process_message(None, retry, result=None)
+
+
 def test_a_held_back_suspect_is_published_again_at_the_head_of_its_queue(db):
     import uuid
 
