@@ -5,25 +5,13 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
-from jobs.db import MAX_JSON_DEPTH
+from jobs.db import MAX_JSON_DEPTH, json_nodes
 from jobs.errors import PayloadTooLarge
 
 
 def nested_deeper_than(value, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels deep in ``value`` (walked without recursion)."""
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        pending.extend((child, depth + 1) for child in children)
-    return False
+    """Whether arrays and objects nest more than ``limit`` levels deep in ``value``."""
+    return any(isinstance(node, (dict, list)) and depth >= limit for node, depth, _, _ in json_nodes(value))
 
 
 class BoundedJSONParser(JSONParser):

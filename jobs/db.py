@@ -57,6 +57,23 @@ def clean_text(value, limit: int | None = None) -> str:
 MAX_JSON_DEPTH = 100
 
 
+def json_nodes(value, *, paths: bool = False):
+    """Every value of a parsed JSON tree and every object key, depth-first and without recursion (a
+    5,000-deep array must not raise RecursionError): yields (node, depth, path, is_key). The root is
+    at depth 0, an object's keys and values one deeper. ``path`` holds the keys and indexes from the
+    root (a key: its object's path) when ``paths``, else None. A caller stops the walk by leaving."""
+    stack = [(value, 0, () if paths else None)]
+    while stack:
+        node, depth, path = stack.pop()
+        yield node, depth, path, False
+        if isinstance(node, dict):
+            for key, item in node.items():
+                yield key, depth + 1, path, True
+                stack.append((item, depth + 1, (*path, key) if paths else None))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((item, depth + 1, (*path, index) if paths else None) for index, item in enumerate(node))
+
+
 def clean_json(value, *, limit_bytes: int):
     """A JSON value safe for jsonb and under ``limit_bytes``; anything else is summarised, never lost
     silently and never allowed to fail a write."""

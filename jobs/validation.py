@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from jobs import registry
+from jobs.db import json_nodes
 from jobs.errors import PayloadTooLarge, UnknownActor, ValidationFailed
 
 MAX_DEPTH = 32
@@ -59,10 +60,15 @@ def _refuse(field: str, where: tuple, reason: str) -> ValidationFailed:
 
 
 def _check_json_tree(value, field: str) -> None:
-    """Walks ``value`` without recursion (a 5,000-deep array must not raise RecursionError)."""
-    stack: list[tuple[object, tuple, int]] = [(value, (field,), 0)]
-    while stack:
-        node, where, depth = stack.pop()
+    for node, depth, path, is_key in json_nodes(value, paths=True):
+        where = (field, *path)
+        if is_key:
+            if not isinstance(node, str):
+                raise _refuse(field, where, f"has a key {node!r} that is not a string")
+            problem = string_problem(node)
+            if problem:
+                raise _refuse(field, where, f"has a key that {problem}")
+            continue
         if depth > MAX_DEPTH:
             raise _refuse(field, where, f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, str):
@@ -72,17 +78,7 @@ def _check_json_tree(value, field: str) -> None:
         elif isinstance(node, float):
             if node != node or node in (float("inf"), float("-inf")):
                 raise _refuse(field, where, "is not a finite number (NaN and Infinity are not JSON)")
-        elif isinstance(node, (list, tuple)):
-            stack.extend((item, (*where, index), depth + 1) for index, item in enumerate(node))
-        elif isinstance(node, dict):
-            for key, item in node.items():
-                if not isinstance(key, str):
-                    raise _refuse(field, where, f"has a key {key!r} that is not a string")
-                problem = string_problem(key)
-                if problem:
-                    raise _refuse(field, where, f"has a key that {problem}")
-                stack.append((item, (*where, key), depth + 1))
-        elif not isinstance(node, _SCALARS):
+        elif not isinstance(node, (*_SCALARS, list, tuple, dict)):
             raise _refuse(field, where, f"is a {type(node).__name__}, not a JSON value")
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
-from jobs.db import MAX_JSON_DEPTH
+from jobs.db import MAX_JSON_DEPTH, json_nodes
 from jobs.errors import ValidationFailed
 from jobs.validation import string_problem
 from monitoring.conf import monitoring_setting
@@ -174,20 +174,12 @@ def _unstorable(data) -> str:
     Texts PostgreSQL refuses, and nesting deeper than MAX_JSON_DEPTH: the parser follows about a
     thousand levels, the JSON encoders of the write and of every later read fewer (RecursionError).
     """
-    pending = [(data, 1)]
-    while pending:  # not recursive, and bounded: it stops at the first container too deep
-        item, depth = pending.pop()
-        if isinstance(item, (dict, list)) and depth > MAX_JSON_DEPTH:
+    for node, depth, _, _ in json_nodes(data):  # it stops at the first container too deep
+        if isinstance(node, (dict, list)) and depth >= MAX_JSON_DEPTH:
             return TOO_DEEP
-        if isinstance(item, dict):
-            pending.extend((key, depth) for key in item)
-            pending.extend((value, depth + 1) for value in item.values())
-        elif isinstance(item, list):
-            pending.extend((value, depth + 1) for value in item)
-        elif isinstance(item, str):
-            problem = string_problem(item)
-            if problem:
-                return f"a text {problem}"
+        problem = string_problem(node) if isinstance(node, str) else None
+        if problem:
+            return f"a text {problem}"
     return ""
 
 
