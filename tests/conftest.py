@@ -56,14 +56,13 @@ def pytest_terminal_summary(terminalreporter):
         summary.write(terminalreporter, section)
 
 
-def clear_redis_namespace(namespace: str | None = None) -> int:
+def clear_redis_namespace(namespace: str | None = None) -> None:
     """Delete every Redis key of ``namespace`` (the run's): queues, ack sets, limiter logs."""
     namespace = namespace or os.environ["DRAMATIQ_NAMESPACE"]
     client = dramatiq.get_broker().client
     keys = list(client.scan_iter(match=f"{namespace}*", count=1000))
     for start in range(0, len(keys), 500):
         client.delete(*keys[start : start + 500])
-    return len(keys)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from jobs import broker, recovery, services
 from jobs.models import AttemptOutcome, Job, JobAttempt, JobStatus, Worker, WorkerHost
+from tests.conftest import clear_redis_namespace
 from tests.factories import JobFactory
 
 S = JobStatus
@@ -20,8 +21,7 @@ def empty_namespace():
     previous = current.namespace
     current.namespace = f"{previous}-rec-{id(current)}"
     yield current.namespace
-    for key in current.client.scan_iter(match=f"{current.namespace}*"):
-        current.client.delete(key)
+    clear_redis_namespace(current.namespace)
     current.namespace = previous
 
 

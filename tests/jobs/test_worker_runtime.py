@@ -16,6 +16,7 @@ from jobs.models import Job, JobStatus
 from jobs.worker.maintenance import ProcessMaintenance
 from jobs.worker.middleware import JobTracking
 from jobs.worker.runtime import ProcessRuntime, SuspectSlot
+from tests.conftest import clear_redis_namespace
 from tests.factories import JobFactory
 from tests.integration.conftest import wait_for
 
@@ -111,8 +112,7 @@ def test_success_is_committed_before_the_message_is_acknowledged(tracking, monke
         assert Job.objects.get(pk=job.pk).status == S.SUCCEEDED  # committed before the ack
         consumer.close()
     finally:
-        for key in current.client.scan_iter(match=f"{current.namespace}*"):
-            current.client.delete(key)
+        clear_redis_namespace(current.namespace)
         current.namespace = current.namespace.rsplit("-ack-", 1)[0]
 
 

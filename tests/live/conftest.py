@@ -21,9 +21,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
+
+from tests.conftest import clear_redis_namespace
 
 BASE_DIR = Path(settings.BASE_DIR)
 LOG_DIR = BASE_DIR / "var" / "test-logs"
@@ -196,10 +197,7 @@ class LiveApp:
         if getattr(self, "log", None):
             self.log.close()
         self._drop_database()
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter(match=f"{self.namespace}*", count=1000))
-        for start in range(0, len(keys), 500):
-            client.delete(*keys[start : start + 500])
+        clear_redis_namespace(self.namespace)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
