@@ -1,4 +1,4 @@
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -34,7 +34,7 @@ def expected_violations(rules, *, today=None) -> set[tuple[int, int]]:
         records = dict((live.filter(source__in=sources) if sources else live).values_list("id", "data"))
         spec = {"field": rule.field, "operator": rule.operator, "value": rule.value, "value_type": rule.value_type}
         spec["conditions"] = rule.conditions
-        found |= oracle.violations({rule.pk: spec}, records, today or date.today())
+        found |= oracle.violations({rule.pk: spec}, records, today or timezone.localdate())
     return found
 
 

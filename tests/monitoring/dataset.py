@@ -3,6 +3,8 @@
 import random
 from datetime import date, timedelta
 
+from django.utils import timezone
+
 RULES = [
     {"field": "amount", "operator": "lte", "value": 10000, "value_type": "number"},
     {"field": "amount", "operator": "gt", "value": 0, "value_type": "number"},
@@ -136,5 +138,5 @@ def record_data(rng: random.Random, today: date) -> dict:
 
 def generate(count: int, *, seed: int = 11, today: date | None = None) -> list[dict]:
     rng = random.Random(seed)
-    today = today or date.today()
+    today = today or timezone.localdate()  # the day scans evaluate relative dates on
     return [record_data(rng, today) for _ in range(count)]
