@@ -262,12 +262,16 @@ def test_query_count_does_not_grow_with_rows(staff_browser, name, params):
         from django.db import connection
         from django.test.utils import CaptureQueriesContext
 
-        with CaptureQueriesContext(connection) as captured:
-            assert staff_browser.get(reverse(name), params).status_code == 200
-        return len(captured)
+        counts = []
+        for _ in range(3):
+            with CaptureQueriesContext(connection) as captured:
+                assert staff_browser.get(reverse(name), params).status_code == 200
+            counts.append(len(captured))
+        return min(counts)
 
-    # Counted right after a warming request: a third request could find a short-lived cache (worker
-    # list, counts snapshot) expired on a slow machine and count the queries that refill it.
+    # The fewest of three requests: on a loaded machine a short-lived cache (worker list, counts
+    # snapshot) can expire between two requests, and the one that refills it counts two more
+    # queries (a CI run saw 8 and 10). Queries that grow with the rows grow in every request.
     few, many = queries_for(5), queries_for(50)
     assert few == many
     assert many <= 8, f"{many} queries for the page with 50 jobs"

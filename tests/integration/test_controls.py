@@ -106,10 +106,14 @@ def test_an_actor_rate_limit_of_ten_per_second_holds_across_two_worker_processes
 def test_under_saturation_a_later_high_priority_job_starts_before_earlier_low_ones(start_worker):
     controls.queue_set_limits(queue_name="maintenance", ready_window=1)
     start_worker(processes=1, threads=1, queues=["maintenance"])
-    blocker = submit("lanes", queue="maintenance", seconds=2.0)
+    # The blocker runs long enough for eleven submits on a loaded machine: had it ended before the
+    # high job was submitted, the lows dispatched meanwhile would start first, rightly (a CI run
+    # under load once saw three).
+    blocker = submit("lanes", queue="maintenance", seconds=5.0)
     wait_for(lambda: len(starts("lanes")) == 1, timeout=20, message="the blocker to start")
     low = [submit("lanes", queue="maintenance", priority=0, seconds=0.05) for _ in range(10)]
     high = submit("lanes", queue="maintenance", priority=10, seconds=0.05)
+    assert Job.objects.get(pk=blocker).status == S.RUNNING, "the submits outlasted the blocker: nothing to judge"
     wait_for(lambda: all_succeeded([blocker, *low, high]), timeout=60, message="the lanes to drain")
     order = [job_id for job_id, _ in sorted(starts("lanes"), key=lambda row: row[1])]
     assert order[0] == blocker
