@@ -11,8 +11,7 @@ rules, then times, calling the scan service in this process (the job engine's ov
 2. full scans when nothing changed: detection plus the bookkeeping of "last seen" (target < 5 s);
 3. an incremental scan after ``--changed`` records changed (half broken, half fixed; target < 50 ms);
 4. the baseline: a plain Python loop reading every record and evaluating the same 20 rules,
-   whose violation counts must agree with the scan's.
-
+   whose violation counts must agree with the scan's;
 5. the machine's yardstick: the issue's "one-pass SQL evaluation" of the same 20 rules, written
    naively (casts and comparisons on ``->>`` text, no type checks), as one ``count(*) FILTER`` per
    rule in one statement. The issue measured it at about 4.4 s where it set the budgets.
