@@ -126,6 +126,7 @@ def load_snapshot() -> Snapshot:
 class PublishPlan:
     held: frozenset[str]  # queues the plain publishing pass leaves alone: paused and windowed ones
     rooms: dict[str, int]  # windowed queue → how many more of its messages may go to Redis now
+    windows: dict[str, int] = field(default_factory=dict)  # windowed queue → its window
 
     def take(self, queue_name: str, count: int) -> None:
         self.rooms[queue_name] = max(self.rooms.get(queue_name, 0) - count, 0)
@@ -144,7 +145,22 @@ def publish_plan() -> PublishPlan | None:
         except Exception:  # Redis away: publishing fails anyway
             depths = dict.fromkeys(windows, 0)
         rooms = {name: max(window - depths[name], 0) for name, window in windows.items()}
-    return PublishPlan(held=paused | frozenset(windows), rooms=rooms)
+    return PublishPlan(held=paused | frozenset(windows), rooms=rooms, windows=windows)
+
+
+def claim_window(plan: PublishPlan, queue_name: str) -> int:
+    """The room left in a windowed queue, read again under a per-queue lock that the caller's
+    transaction holds until its messages are sent and stamped. Without it, two publishers (a
+    submitter's on-commit hook and a host's dispatcher) that read the same free slot both fill it,
+    and a window of one lets two messages ahead of a later high-priority job."""
+    _lock([f"window:{queue_name}"])  # SQLite: the IMMEDIATE transaction already holds its one write lock
+    try:
+        depth = broker.queue_depths([queue_name])[queue_name]
+    except Exception:  # Redis away: publishing fails anyway
+        depth = 0
+    room = max(plan.windows[queue_name] - depth, 0)
+    plan.rooms[queue_name] = room
+    return room
 
 
 # --- Admission ------------------------------------------------------------------------------------

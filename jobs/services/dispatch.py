@@ -64,9 +64,12 @@ def _publish_controlled(queryset, *, plan, front: bool, limit: int) -> int | Non
         return _publish_locked(queryset, front=front, limit=limit)
     sent = _publish_locked(queryset.exclude(queue_name__in=plan.held), front=front, limit=limit)
     for queue_name, room in list(plan.rooms.items()):
-        if sent is None or room <= 0:
+        if sent is None or room <= 0:  # the plan's room is a cheap first look; the lock decides
             continue
-        count = _publish_locked(queryset.filter(queue_name=queue_name), front=front, limit=min(room, limit))
+        with transaction.atomic():
+            room = gate.claim_window(plan, queue_name)
+            of_queue = queryset.filter(queue_name=queue_name)
+            count = _publish_locked(of_queue, front=front, limit=min(room, limit)) if room else 0
         if count is None:
             return None
         plan.take(queue_name, count)

@@ -124,6 +124,19 @@ def test_a_ready_window_publishes_the_highest_priorities_first_and_keeps_the_res
     assert services.publish_due() == 0  # the window is full until a worker takes messages
 
 
+def test_two_publishers_that_saw_the_same_free_slot_fill_it_once(monkeypatch):
+    depth_before = broker.queue_depths(["documents"])["documents"]
+    controls.queue_set_limits(queue_name="documents", ready_window=depth_before + 1)
+    first, second = (JobFactory(status=S.PENDING, queue_name="documents", enqueued_at=None) for _ in range(2))
+    seen_by_dispatcher = gate.publish_plan()  # read before the submitter's hook fills the slot
+    assert seen_by_dispatcher.rooms == {"documents": 1}
+    assert services.jobs_publish([first.pk]) == 1  # the submitter's on-commit hook
+    monkeypatch.setattr(gate, "publish_plan", lambda: seen_by_dispatcher)
+    assert services.publish_due() == 0  # the dispatcher reads the room again under the queue's lock
+    assert Job.objects.get(pk=second.pk).status == S.PENDING
+    assert broker.queue_depths(["documents"])["documents"] == depth_before + 1
+
+
 def test_a_concurrency_limit_is_the_window_when_none_is_set():
     controls.queue_set_limits(queue_name="default", max_concurrency=3)
     assert gate.cache.get().windows == {"default": 3}
