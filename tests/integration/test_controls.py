@@ -107,8 +107,9 @@ def test_under_saturation_a_later_high_priority_job_starts_before_earlier_low_on
     controls.queue_set_limits(queue_name="maintenance", ready_window=1)
     start_worker(processes=1, threads=1, queues=["maintenance"])
     # The blocker runs long enough for eleven submits on a loaded machine: had it ended before the
-    # high job was submitted, the lows dispatched meanwhile would start first, rightly (a CI run
-    # under load once saw three).
+    # high job was submitted, the lows dispatched meanwhile would start first, rightly. (Three lows
+    # ahead with the blocker still running was a real defect: the submitter's hook and the worker's
+    # dispatcher both filled the window's one slot; see test_gate's two-publishers test.)
     blocker = submit("lanes", queue="maintenance", seconds=5.0)
     wait_for(lambda: len(starts("lanes")) == 1, timeout=20, message="the blocker to start")
     low = [submit("lanes", queue="maintenance", priority=0, seconds=0.05) for _ in range(10)]
