@@ -148,7 +148,7 @@ def publish_plan() -> PublishPlan | None:
     return PublishPlan(held=paused | frozenset(windows), rooms=rooms, windows=windows)
 
 
-def claim_window(plan: PublishPlan, queue_name: str) -> int:
+def room_under_lock(plan: PublishPlan, queue_name: str) -> int:
     """The room left in a windowed queue, read again under a per-queue lock that the caller's
     transaction holds until its messages are sent and stamped. Without it, two publishers (a
     submitter's on-commit hook and a host's dispatcher) that read the same free slot both fill it,

@@ -67,7 +67,7 @@ def _publish_controlled(queryset, *, plan, front: bool, limit: int) -> int | Non
         if sent is None or room <= 0:  # the plan's room is a cheap first look; the lock decides
             continue
         with transaction.atomic():
-            room = gate.claim_window(plan, queue_name)
+            room = gate.room_under_lock(plan, queue_name)
             of_queue = queryset.filter(queue_name=queue_name)
             count = _publish_locked(of_queue, front=front, limit=min(room, limit)) if room else 0
         if count is None:
