@@ -138,14 +138,16 @@ def publish_plan() -> PublishPlan | None:
     paused, windows = snapshot.paused, snapshot.windows
     if not paused and not windows:
         return None
-    rooms = {}
-    if windows:
-        try:
-            depths = broker.queue_depths(list(windows))
-        except Exception:  # Redis away: publishing fails anyway
-            depths = dict.fromkeys(windows, 0)
-        rooms = {name: max(window - depths[name], 0) for name, window in windows.items()}
-    return PublishPlan(held=paused | frozenset(windows), rooms=rooms, windows=windows)
+    return PublishPlan(held=paused | frozenset(windows), rooms=_rooms(windows) if windows else {}, windows=windows)
+
+
+def _rooms(windows: dict[str, int]) -> dict[str, int]:
+    """Windowed queue → how many more of its messages may wait in Redis now (one round trip)."""
+    try:
+        depths = broker.queue_depths(list(windows))
+    except Exception:  # Redis away: publishing fails anyway
+        depths = dict.fromkeys(windows, 0)
+    return {name: max(window - depths[name], 0) for name, window in windows.items()}
 
 
 def room_under_lock(plan: PublishPlan, queue_name: str) -> int:
@@ -154,13 +156,8 @@ def room_under_lock(plan: PublishPlan, queue_name: str) -> int:
     submitter's on-commit hook and a host's dispatcher) that read the same free slot both fill it,
     and a window of one lets two messages ahead of a later high-priority job."""
     _lock([f"window:{queue_name}"])  # SQLite: the IMMEDIATE transaction already holds its one write lock
-    try:
-        depth = broker.queue_depths([queue_name])[queue_name]
-    except Exception:  # Redis away: publishing fails anyway
-        depth = 0
-    room = max(plan.windows[queue_name] - depth, 0)
-    plan.rooms[queue_name] = room
-    return room
+    plan.rooms[queue_name] = _rooms({queue_name: plan.windows[queue_name]})[queue_name]
+    return plan.rooms[queue_name]
 
 
 # --- Admission ------------------------------------------------------------------------------------
