@@ -135,3 +135,30 @@ def test_acknowledging_a_batch_lets_go_of_exactly_its_messages_in_every_queue_it
         consumer.ack(messages[2])
         consumer.close()
     assert current.client.zscore(f"{current.namespace}:__heartbeats__", current.broker_id) is not None
+
+
+def test_a_batch_ack_leaves_alone_a_message_given_back_meanwhile_and_stamps_the_heartbeat():
+    """Dramatiq's ack deletes a message only if it was still in this process's ack set: one given
+    back (to run elsewhere) must stay stored and queued, whatever the finisher acks late."""
+    current = dramatiq.get_broker()
+    queue_name = f"given-back-{uuid.uuid4().hex[:8]}"
+    given, acked = _publish(queue_name, 2)
+    consumer = current.consume(queue_name, prefetch=2, timeout=100)
+    messages = [next(consumer), next(consumer)]
+    assert broker._give_back(current, queue_name, [given]) == 1
+    heartbeats = f"{current.namespace}:__heartbeats__"
+    current.client.zadd(heartbeats, {current.broker_id: 1})
+
+    broker.ack_messages([(queue_name, given), (queue_name, acked)])
+
+    def present(message_id):
+        job_id, token = message_id.split(".")
+        return broker.messages_present([(job_id, int(token), queue_name)]) == [True]
+
+    assert present(given) and not present(acked)
+    assert broker.queue_depths([queue_name])[queue_name] == 1
+    assert current.client.zscore(heartbeats, current.broker_id) > 1
+    for message in messages:
+        message.options[broker.ACKED_AFTER_COMMIT] = True
+        consumer.ack(message)
+    consumer.close()
