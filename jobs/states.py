@@ -198,15 +198,15 @@ def claim_many(requests, *, worker_id: str) -> dict[str, Claim]:
     unique = dict(sorted(unique.items()))  # rows locked in id order: no lock cycle between batches
     now = now_sql()
     if connection.vendor == "postgresql":
-        values = ", ".join(["(%s::uuid, %s::integer)"] * len(unique))
+        # Arrays, not a VALUES list: one statement text whatever the batch's size, two parameters
+        # to adapt instead of two per job.
         sql = (
-            f"UPDATE {_table} AS j SET {_CLAIM_SET.format(now=now, j='j.')} FROM (VALUES {values}) AS v(id, token) "
+            f"UPDATE {_table} AS j SET {_CLAIM_SET.format(now=now, j='j.')} "
+            "FROM unnest(%s::uuid[], %s::integer[]) AS v(id, token) "
             f"WHERE j.id = v.id AND {_CLAIM_GUARD.format(j='j.', token='v.token')} "
             f"RETURNING {_CLAIM_RETURNING.format(j='j.')}"
         )
-        params = [worker_id]
-        for job_id, token in unique.items():
-            params += [job_id, token]
+        params = [worker_id, list(unique), list(unique.values())]
         with connection.cursor() as cursor:
             cursor.execute(_hot_path_prefix() + sql, params)
             rows = cursor.fetchall()
@@ -236,14 +236,16 @@ def succeed_many(items) -> set[str]:
     )
     guard = "j.id = v.id AND j.dispatch_token = v.token AND (j.status = 'running') IS TRUE"
     if connection.vendor == "postgresql":
-        values = ", ".join(["(%s::uuid, %s::integer, %s::jsonb, %s::float8, %s::bigint, %s::bigint)"] * len(items))
-        params = []
+        columns = [[], [], [], [], [], []]
         for job_id, token, result, *usage in items:
-            params += [str(job_id), token, _json(result), *_usage(usage)]
+            for column, value in zip(columns, (str(job_id), token, _json(result), *_usage(usage)), strict=True):
+                column.append(value)
         sql = (
-            f"UPDATE {_table} AS j SET {set_clause} FROM (VALUES {values}) AS v(id, token, result, cpu, peak, growth) "
+            f"UPDATE {_table} AS j SET {set_clause} FROM unnest(%s::uuid[], %s::integer[], %s::jsonb[], "
+            "%s::float8[], %s::bigint[], %s::bigint[]) AS v(id, token, result, cpu, peak, growth) "
             f"WHERE {guard} RETURNING j.id"
         )
+        params = columns
         with connection.cursor() as cursor:
             cursor.execute(_hot_path_prefix() + sql, params)
             return {_id(row[0]) for row in cursor.fetchall()}
