@@ -120,8 +120,29 @@ def scan_execute(*, mode: str = ScanMode.FULL, policy_id=None, job=None) -> dict
         job.progress(5, "evaluating rules")
     previous = last_watermark() if mode == ScanMode.INCREMENTAL else None
     since = previous - timedelta(seconds=monitoring_setting("SCAN_OVERLAP_SECONDS")) if previous else None
+
+    def finish(counts: Counts, details: list[dict]) -> int:
+        """Record the outcome in the scan's own transaction: the violations it wrote and its new
+        watermark commit together, or not at all. Returns the duration."""
+        duration_ms = int((time.perf_counter() - started_clock) * 1000)
+        ScanRun.objects.filter(pk=scan.pk).update(
+            status=ScanStatus.SUCCEEDED,
+            finished_at=timezone.now(),
+            watermark=scan.started_at,
+            since=since,
+            records_scanned=counts.records_scanned,
+            rules_evaluated=counts.rules_evaluated,
+            violations_opened=counts.opened,
+            violations_still_open=counts.still_open,
+            violations_resolved=counts.resolved,
+            violations_reopened=counts.reopened,
+            duration_ms=duration_ms,
+            details=details,
+        )
+        return duration_ms
+
     try:
-        counts, details = _run_locked(scan, mode=mode, policy_id=policy_id, since=since)
+        counts, duration_ms = _run_locked(scan, mode=mode, policy_id=policy_id, since=since, finish=finish)
     except BaseException as exc:
         ScanRun.objects.filter(pk=scan.pk).update(
             status=ScanStatus.FAILED,
@@ -130,35 +151,22 @@ def scan_execute(*, mode: str = ScanMode.FULL, policy_id=None, job=None) -> dict
             duration_ms=int((time.perf_counter() - started_clock) * 1000),
         )
         raise
-    duration_ms = int((time.perf_counter() - started_clock) * 1000)
-    ScanRun.objects.filter(pk=scan.pk).update(
-        status=ScanStatus.SUCCEEDED,
-        finished_at=timezone.now(),
-        watermark=scan.started_at,
-        since=since,
-        records_scanned=counts.records_scanned,
-        rules_evaluated=counts.rules_evaluated,
-        violations_opened=counts.opened,
-        violations_still_open=counts.still_open,
-        violations_resolved=counts.resolved,
-        violations_reopened=counts.reopened,
-        duration_ms=duration_ms,
-        details=details,
-    )
     if job is not None:
         job.progress(100, "done")
     return {"scan_id": scan.pk, "mode": mode, "duration_ms": duration_ms, **counts.__dict__}
 
 
-def _run_locked(scan: ScanRun, *, mode: str, policy_id, since) -> tuple[Counts, list[dict]]:
+def _run_locked(scan: ScanRun, *, mode: str, policy_id, since, finish) -> tuple[Counts, int]:
+    """Run the passes and ``finish(counts, details)`` in one transaction; (counts, its result)."""
     if connection.vendor == "sqlite":
-        return _run_sqlite(scan, mode=mode, policy_id=policy_id, since=since)
+        return _run_sqlite(scan, mode=mode, policy_id=policy_id, since=since, finish=finish)
     now = scan.started_at
     counts = Counts()
     with transaction.atomic():
-        # No wait for the WAL flush at this commit: the ScanRun update that records the new
-        # watermark commits synchronously afterwards, and flushing its WAL flushes this one's
-        # first. A crash in between loses the scan and its watermark together; the next runs again.
+        # No wait for the WAL flush at this commit: the violations and the ScanRun row with its new
+        # watermark commit together, so a crash before the flush loses them together and the next
+        # scan reads the same records again. A scan run as a job is flushed by the job's success,
+        # which commits synchronously after this.
         # No JIT: a pass compiles every rule into one expression, which LLVM takes seconds to
         # compile and optimise, once in each parallel worker, for little gain in execution.
         with connection.cursor() as cursor:
@@ -172,10 +180,10 @@ def _run_locked(scan: ScanRun, *, mode: str, policy_id, since) -> tuple[Counts, 
             for index, scan_pass in enumerate(passes):
                 counts.add(runner.run(scan_pass, index))
         _record_full_evaluations(passes, locked, full_policies, now)
-    return counts, details
+        return counts, finish(counts, details)
 
 
-def _run_sqlite(scan: ScanRun, *, mode: str, policy_id, since) -> tuple[Counts, list[dict]]:
+def _run_sqlite(scan: ScanRun, *, mode: str, policy_id, since, finish) -> tuple[Counts, int]:
     """SQLite has one writer: a write transaction as long as the evaluation would stall every other
     writer, the job engine's heartbeats included. The passes are evaluated first (reading the
     records, writing temporary tables only), then merged in one short write transaction. A record
@@ -195,7 +203,7 @@ def _run_sqlite(scan: ScanRun, *, mode: str, policy_id, since) -> tuple[Counts, 
             for index, (scan_pass, partial) in enumerate(zip(passes, evaluated, strict=True)):
                 counts.add(runner.merge(scan_pass, index, partial))
             _record_full_evaluations(passes, policies, full_policies, now)
-    return counts, details
+            return counts, finish(counts, details)
 
 
 def _too_slow_reason(passes: list[Pass], exc: PatternTooSlow) -> str:
