@@ -28,6 +28,32 @@ def test_a_full_scan_opens_exactly_what_the_oracle_finds(invoice_policy):
     assert ViolationEvent.objects.count() == len(expected)
 
 
+def test_a_scan_whose_outcome_cannot_be_recorded_leaves_no_violation_behind(invoice_policy, monkeypatch):
+    """The violations a scan writes and its ScanRun outcome (with the watermark the next continuous
+    scan resumes from) commit together: violations committed under a scan still "running" would be
+    read as written by nobody, and the watermark would not cover them."""
+    from django.db import DatabaseError
+    from django.db.models import QuerySet
+
+    from monitoring.models import ScanStatus, Violation
+
+    load_records(dataset.generate(200))
+    real_update = QuerySet.update
+
+    def update(queryset, **fields):
+        if queryset.model is ScanRun and fields.get("status") == ScanStatus.SUCCEEDED:
+            raise DatabaseError("the outcome could not be written")
+        return real_update(queryset, **fields)
+
+    monkeypatch.setattr(QuerySet, "update", update)
+    with pytest.raises(DatabaseError):
+        scans.scan_execute(mode=ScanMode.FULL)
+    assert not Violation.objects.exists() and not ViolationEvent.objects.exists()
+    scan = ScanRun.objects.get()
+    assert scan.status == ScanStatus.FAILED and "outcome could not be written" in scan.error
+    assert scan.watermark is None
+
+
 def test_a_scan_whose_job_died_shows_as_failed(db):
     from jobs.models import JobStatus
     from monitoring import selectors
