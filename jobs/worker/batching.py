@@ -30,13 +30,11 @@ def _held_lock():
     return lock
 
 
-_NOBODY_WAITS = threading.Lock()  # the done lock of a request handed over with submit_nowait
-
-
 @dataclass(eq=False)
 class _Request:
     item: object
-    done: threading.Lock = field(default_factory=_held_lock)  # released once the outcome is in
+    # Released by the writer once the outcome is in; None when nobody waits (submit_nowait).
+    done: threading.Lock | None = field(default_factory=_held_lock)
     outcome: object = None
     error: BaseException | None = None
 
@@ -76,7 +74,7 @@ class BatchWriter:
 
     def submit_nowait(self, item) -> None:
         """Hand ``item`` to the next batch without waiting: ``write`` deals with its outcome."""
-        self.requests.put(_Request(item, done=_NOBODY_WAITS))
+        self.requests.put(_Request(item, done=None))
 
     def _run(self) -> None:
         while not (self.stopping.is_set() and self.requests.empty()):
@@ -104,7 +102,7 @@ class BatchWriter:
                 request.error = exc
         finally:
             for request in batch:
-                if request.done is not _NOBODY_WAITS:
+                if request.done is not None:
                     request.done.release()
 
     def stop(self, timeout: float = 30) -> None:
