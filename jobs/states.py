@@ -236,16 +236,13 @@ def succeed_many(items) -> set[str]:
     )
     guard = "j.id = v.id AND j.dispatch_token = v.token AND (j.status = 'running') IS TRUE"
     if connection.vendor == "postgresql":
-        columns = [[], [], [], [], [], []]
-        for job_id, token, result, *usage in items:
-            for column, value in zip(columns, (str(job_id), token, _json(result), *_usage(usage)), strict=True):
-                column.append(value)
+        rows = [(str(job_id), token, _json(result), *_usage(usage)) for job_id, token, result, *usage in items]
         sql = (
             f"UPDATE {_table} AS j SET {set_clause} FROM unnest(%s::uuid[], %s::integer[], %s::jsonb[], "
             "%s::float8[], %s::bigint[], %s::bigint[]) AS v(id, token, result, cpu, peak, growth) "
             f"WHERE {guard} RETURNING j.id"
         )
-        params = columns
+        params = [list(column) for column in zip(*rows, strict=True)]  # one array per column
         with connection.cursor() as cursor:
             cursor.execute(_hot_path_prefix() + sql, params)
             return {_id(row[0]) for row in cursor.fetchall()}
