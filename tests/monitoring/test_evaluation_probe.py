@@ -167,3 +167,47 @@ def test_relative_rules_count_days_from_today_in_the_time_zone():
     assert len(active_pairs()) == 1
     assert Policy.objects.get(pk=policy.pk).scanned_day == date(2024, 3, 2)
     assert timezone.localdate(LATE_UTC) == date(2024, 3, 2)
+
+
+# --- 7. The jsonpath shortcut proves only what the typed test would ---------------------------------
+
+TRICKY_STRINGS = ['q"uote', "back\\slash", "caf\u00e9", "\U0001f600", "line\nbreak", "tab\t", "$x @ ? ()"]
+TRICKY_VALUES = [
+    None, True, False, 0, 1, 1.0, -1, 1.5, 9900, 9900.0000001, 1e300, -1e300, 2**63, "1", " 1 ", "9900", "true",
+    "approved", "Approved", "approved ", "", *TRICKY_STRINGS, [], ["approved"], [1], [True], {}, {"x": 1},
+]  # fmt: skip
+
+
+def _on(field: str, rules: list[dict]) -> list[dict]:
+    return [dict(rule, field=field) for rule in rules]
+
+
+SHORTCUT_RULES = [
+    {"operator": "equals", "value": "approved", "value_type": "string"},
+    {"operator": "not_equals", "value": "approved", "value_type": "string"},
+    {"operator": "equals", "value": 1, "value_type": "number"},
+    {"operator": "not_equals", "value": 1, "value_type": "number"},
+    {"operator": "equals", "value": True, "value_type": "boolean"},
+    {"operator": "not_equals", "value": False, "value_type": "boolean"},
+    {"operator": "gt", "value": 1, "value_type": "number"},
+    {"operator": "gte", "value": 1.5, "value_type": "number"},
+    {"operator": "lt", "value": 9900, "value_type": "number"},
+    {"operator": "lte", "value": -1, "value_type": "number"},
+    {"operator": "between", "value": [0, 9900], "value_type": "number"},
+    {"operator": "in", "value": ["approved", *TRICKY_STRINGS], "value_type": "list"},
+    {"operator": "not_in", "value": ["approved", *TRICKY_STRINGS], "value_type": "list"},
+    {"operator": "in", "value": [1, 1.5, 2**63], "value_type": "list"},
+    {"operator": "not_in", "value": [0, 9900], "value_type": "list"},
+    *[{"operator": "equals", "value": text, "value_type": "string"} for text in TRICKY_STRINGS],
+]
+
+
+def test_the_shortcut_for_common_operators_agrees_with_the_oracle_on_values_of_every_json_type():
+    """On PostgreSQL, equality, order and membership first try a jsonpath filter that can only prove
+    a value complies; a number written as a string, an array or a wrong type must fall through."""
+    rules = _on("v", SHORTCUT_RULES) + _on("n.list[1].v", SHORTCUT_RULES[:4])
+    _, created = make_policy(rules=rules)
+    load_records([{"v": value, "n": {"list": [{}, {"v": value}]}} for value in TRICKY_VALUES] + [{}, {"n": []}])
+    scans.scan_execute(mode=ScanMode.FULL)
+    assert active_pairs() == expected_violations(created)
+    assert len(active_pairs()) > len(TRICKY_VALUES)  # the rules are not all met: the comparison has teeth
