@@ -12,6 +12,8 @@ DEFAULTS = {
     # A pause inside each scan pass, in its transaction. 0 in production; tests use it to kill a
     # worker in the middle of a scan.
     "SCAN_PAUSE_SECONDS": env.float("MONITORING_SCAN_PAUSE_SECONDS", default=0.0),
+    # PostgreSQL's work_mem inside a scan's transaction (the merge's hashes and sorts).
+    "SCAN_WORK_MEM": env.str("MONITORING_SCAN_WORK_MEM", default="64MB"),
     "IMPORT_BATCH_SIZE": env.int("MONITORING_IMPORT_BATCH_SIZE", default=2000),
     "MAX_RECORD_BYTES": env.int("MONITORING_MAX_RECORD_BYTES", default=64 * 1024),
     # SQLite evaluates regular expressions in Python (the regex module): a match may take this long.

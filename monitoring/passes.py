@@ -93,11 +93,19 @@ class PassRunner:
         rule_ids = ", ".join(str(int(rule.pk)) for rule in scan_pass.rules)
         if scan_pass.since is not None:
             counts.still_open = self._refresh_still_open()
+        full = scan_pass.since is None and self.pg
+        if full:
+            # The hits and the active violations, hundreds of thousands each, are neither sorted nor
+            # analysed: one hash of either side is cheaper than the two sorts of a merge join, which
+            # the planner picks for the anti-joins below when it cannot see their sizes.
+            self.execute("SET LOCAL enable_mergejoin TO off")
         counts.reopened = self._reopen()
         counts.opened = self._open_new()
         if scan_pass.since is None:
             counts.still_open = hits - counts.opened - counts.reopened
         counts.resolved = self._resolve(rule_ids, scan_pass.since)
+        if full:
+            self.execute("SET LOCAL enable_mergejoin TO on")
         self._drop_tables()
         return counts
 
@@ -269,13 +277,18 @@ class PassRunner:
         return opened
 
     def _resolve(self, rule_ids: str, since: datetime | None) -> int:
-        changed, params = ("AND r.updated_at > %s", [since]) if since is not None else ("", [])
+        if since is None:
+            # Every record was read: no join with the records to find what to resolve, and the
+            # deleted ones are looked up for the few violations that resolve, not for all of them.
+            source, params = f"FROM {V_TABLE} v WHERE TRUE", []
+            deleted = f"(SELECT r.deleted_at FROM {R_TABLE} r WHERE r.id = v.record_id) IS NOT NULL"
+        else:
+            source = f"FROM {V_TABLE} v JOIN {R_TABLE} r ON r.id = v.record_id WHERE r.updated_at > %s"
+            params, deleted = [since], "r.deleted_at IS NOT NULL"
         return self._move(
-            target="SELECT v.id, v.status AS from_status, "
-            "CASE WHEN r.deleted_at IS NULL THEN '' ELSE 'record deleted' END AS note, NULL AS evidence "
-            f"FROM {V_TABLE} v JOIN {R_TABLE} r ON r.id = v.record_id "
-            f"WHERE v.rule_id IN ({rule_ids}) AND v.status IN {ACTIVE_SQL} {changed} AND NOT EXISTS "
-            f"(SELECT 1 FROM {self.hits} h WHERE h.rule_id = v.rule_id AND h.record_id = v.record_id)",
+            target=f"SELECT v.id, v.status AS from_status, CASE WHEN {deleted} THEN 'record deleted' ELSE '' END "
+            f"AS note, NULL AS evidence {source} AND v.rule_id IN ({rule_ids}) AND v.status IN {ACTIVE_SQL} "
+            f"AND NOT EXISTS (SELECT 1 FROM {self.hits} h WHERE h.rule_id = v.rule_id AND h.record_id = v.record_id)",
             params=params,
             guard=f"IN {ACTIVE_SQL}",
             to_status="resolved",
