@@ -291,9 +291,11 @@ def _jsonpath_predicate(op: str, value, value_type: str) -> str | None:
     """A jsonpath filter on ``@`` that is true only for a value that meets the rule, or None.
 
     Only where jsonpath and the typed CASE agree on what a value means: exact equality of strings,
-    numbers and booleans, and the order of numbers. Not for dates (a date string must also be
-    checked as a date) nor for the order of strings (jsonpath orders by code point, SQL by
-    collation); not for numbers written as strings, which jsonpath does not convert."""
+    numbers and booleans, string prefixes, the order of numbers and of days. Not for the order of
+    other strings (jsonpath orders by code point, SQL by collation), nor for numbers written as
+    strings, which jsonpath does not convert."""
+    if value_type == R.DATE:
+        return _jsonpath_day_predicate(op, value)
     if op == "between" and value_type == R.NUMBER:
         low, high = (_jsonpath_literal(v, R.NUMBER) for v in value)
         return f"@ >= {low} && @ <= {high}"
@@ -301,10 +303,39 @@ def _jsonpath_predicate(op: str, value, value_type: str) -> str | None:
         item_type = R.NUMBER if R.list_is_numeric(value) else R.STRING
         member = " || ".join(f"@ == {_jsonpath_literal(v, item_type)}" for v in value)
         return member if op == "in" else f"!({member})"
+    if op == "starts_with":  # jsonpath compares bytes, SQL characters: the same for valid UTF-8
+        return f"@ starts with {_jsonpath_literal(value, R.STRING)}"
     equality = op in ("equals", "not_equals") and value_type in (R.STRING, R.BOOLEAN)
     if op in _JSONPATH_COMPARISONS and (value_type == R.NUMBER or equality):
         return f"@ {_JSONPATH_COMPARISONS[op]} {_jsonpath_literal(value, value_type)}"
     return None
+
+
+def _jsonpath_day_predicate(op: str, value) -> str | None:
+    """For a date rule: the value is a string that passes DATE_TEXT_PATTERN (``like_regex``, the
+    same regex engine as ``~``) and whose first 10 characters compare as the rule asks. jsonpath
+    compares strings by code point, as the C collation does; a longer value (a date-time) compares
+    by its day thanks to the bounds: a string at or after "2026-01-0:" (':' follows '9') has a day
+    after 2026-01-09, and one before "2026-01-09" a day before it."""
+
+    def bound(day: str, *, after: bool = False) -> str:
+        return json.dumps(day[:9] + chr(ord(day[9]) + 1) if after else day)
+
+    if op == "between":
+        proof = f"@ >= {bound(value[0])} && @ < {bound(value[1], after=True)}"
+    else:
+        proof = {
+            "lt": f"@ < {bound(value)}",
+            "lte": f"@ < {bound(value, after=True)}",
+            "gt": f"@ >= {bound(value, after=True)}",
+            "gte": f"@ >= {bound(value)}",
+            "equals": f"@ >= {bound(value)} && @ < {bound(value, after=True)}",
+            "not_equals": f"@ < {bound(value)} || @ >= {bound(value, after=True)}",
+        }.get(op)
+    if proof is None:
+        return None
+    # The comparison first: && stops at a value that fails it, before the regex engine runs.
+    return f"({proof}) && @ like_regex {json.dumps(DATE_TEXT_PATTERN)}"
 
 
 def dialect_for(data: str = "r.data", vendor: str | None = None) -> Dialect:
@@ -356,10 +387,11 @@ class Compiler:
             return Compiled(
                 TRUE, _dispatch(kind, {k: Sql(sql) for k, sql in empty.items()}, null="TRUE", other="FALSE")
             )
-        holds = self._holds_by_kind(op, path, condition["value"], condition["value_type"])
+        op, value, value_type = self._as_comparison(op, condition["value"], condition["value_type"])
+        holds = self._holds_by_kind(op, path, value, value_type)
         violated = {k: Sql(f"NOT COALESCE({h.text}, FALSE)", h.params) for k, h in holds.items()}
         typed = _dispatch(kind, violated, null="FALSE", other="TRUE")
-        fast = self.d.complies_fast(path, op, condition["value"], condition["value_type"])
+        fast = self.d.complies_fast(path, op, value, value_type)
         if fast is not None:  # most records comply: prove it cheaply first, else decide by type
             typed = Sql(f"(CASE WHEN {fast.text} THEN FALSE ELSE {typed.text} END)", fast.params + typed.params)
         return Compiled(self.d.present(path), typed)
@@ -372,6 +404,16 @@ class Compiler:
         if op == "any":
             return Compiled(applicable, _join("AND", [applicable, _not(_join("OR", held))]))
         return Compiled(children[0].applicable, held[0])  # not
+
+    def _as_comparison(self, op: str, value, value_type: str) -> tuple[str, object, str]:
+        """The date operators as the comparison of the value's day they are (against today's cutoff
+        for the relative ones); any other operator as it is."""
+        if op in ("older_than", "within_last"):
+            cutoff = (self.today - timedelta(days=int(value))).isoformat()
+            return ("lt" if op == "older_than" else "gte"), cutoff, R.DATE
+        if op in ("before", "after"):
+            return ("lt" if op == "before" else "gt"), value, R.DATE
+        return op, value, value_type
 
     def _param(self, value, value_type: str):
         return self.d.number_param(value) if value_type == R.NUMBER else value
@@ -393,12 +435,6 @@ class Compiler:
             marks = ", ".join(["%s"] * len(items))
             typed = self.d.typed(path, R.NUMBER if numeric else R.STRING)
             return {k: Sql(f"({v} {negate}IN ({marks}))", list(items)) for k, v in typed.items()}
-        if op in ("older_than", "within_last", "before", "after"):
-            value_type, cutoff = R.DATE, value
-            if op in ("older_than", "within_last"):
-                cutoff = (self.today - timedelta(days=int(value))).isoformat()
-            compare = {"before": "<", "older_than": "<", "after": ">", "within_last": ">="}[op]
-            return {k: Sql(f"({v} {compare} %s)", [cutoff]) for k, v in self.d.typed(path, R.DATE).items()}
         typed = self.d.typed(path, R.STRING if op in ("starts_with", "matches") else value_type)
         return {k: self._holds(op, v, value, value_type) for k, v in typed.items()}
 

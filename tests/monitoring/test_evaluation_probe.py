@@ -3,7 +3,7 @@
 import json
 import math
 import random
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -198,16 +198,49 @@ SHORTCUT_RULES = [
     {"operator": "not_in", "value": ["approved", *TRICKY_STRINGS], "value_type": "list"},
     {"operator": "in", "value": [1, 1.5, 2**63], "value_type": "list"},
     {"operator": "not_in", "value": [0, 9900], "value_type": "list"},
+    {"operator": "starts_with", "value": "appro", "value_type": "string"},
     *[{"operator": "equals", "value": text, "value_type": "string"} for text in TRICKY_STRINGS],
+    *[{"operator": "starts_with", "value": text[:3], "value_type": "string"} for text in TRICKY_STRINGS],
 ]
 
 
+DAY_RULES = [
+    {"operator": "before", "value": "2025-11-29", "value_type": "date"},
+    {"operator": "after", "value": "2025-11-29", "value_type": "date"},
+    {"operator": "lt", "value": "2025-11-29", "value_type": "date"},
+    {"operator": "lte", "value": "2025-11-29", "value_type": "date"},
+    {"operator": "gt", "value": "2025-11-29", "value_type": "date"},
+    {"operator": "gte", "value": "2025-11-29", "value_type": "date"},
+    {"operator": "equals", "value": "2025-11-29", "value_type": "date"},
+    {"operator": "not_equals", "value": "2025-11-29", "value_type": "date"},
+    {"operator": "between", "value": ["2025-11-29", "2025-12-31"], "value_type": "date"},
+    {"operator": "older_than", "value": 30, "value_type": "number"},
+    {"operator": "within_last", "value": 30, "value_type": "number"},
+]
+
+
+def _day_texts() -> list[str]:
+    today = timezone.localdate()
+    near = [today - timedelta(days=n) for n in (29, 30, 31)]
+    return [
+        "2025-11-29", "2025-11-29T10:00:00Z", "2025-11-30", "2025-11-28", "2025-11-2", "2025-11-2:", "2025-11-0:",
+        "2025-13-01", "2025-1-01", " 2025-11-29", "2025-11-29x", "x2025-11-29", "2025-02-30", "2025-12-31T23:59",
+        "2026-01-01", "\uff12025-11-29", "2025-11-29\n", "9999-12-31", "0000-01-01", "2025-11-29 ", "",
+        *[day.isoformat() for day in near], *[f"{day.isoformat()}T23:59" for day in near],
+    ]  # fmt: skip
+
+
 def test_the_shortcut_for_common_operators_agrees_with_the_oracle_on_values_of_every_json_type():
-    """On PostgreSQL, equality, order and membership first try a jsonpath filter that can only prove
+    """On PostgreSQL, equality, order, prefixes and membership first try a jsonpath filter that can only prove
     a value complies; a number written as a string, an array or a wrong type must fall through."""
-    rules = _on("v", SHORTCUT_RULES) + _on("n.list[1].v", SHORTCUT_RULES[:4])
+    rules = _on("v", SHORTCUT_RULES) + _on("n.list[1].v", SHORTCUT_RULES[:4]) + _on("d", DAY_RULES)
     _, created = make_policy(rules=rules)
-    load_records([{"v": value, "n": {"list": [{}, {"v": value}]}} for value in TRICKY_VALUES] + [{}, {"n": []}])
+    days = _day_texts() + TRICKY_VALUES
+    load_records(
+        [{"v": value, "n": {"list": [{}, {"v": value}]}} for value in TRICKY_VALUES]
+        + [{"d": day} for day in days]
+        + [{}, {"n": []}]
+    )
     scans.scan_execute(mode=ScanMode.FULL)
     assert active_pairs() == expected_violations(created)
     assert len(active_pairs()) > len(TRICKY_VALUES)  # the rules are not all met: the comparison has teeth
